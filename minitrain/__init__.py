@@ -1,0 +1,55 @@
+"""minitrain: a small, exact, fast CPU training framework.
+
+A tiny MLP with hand-written backprop fills one flat gradient array, Numba kernels
+update one flat parameter array in place, and schedule objects set the learning rate
+(and momentum) for every step.
+
+>>> import minitrain as mt                                      # doctest: +SKIP
+>>> model = mt.MLP([4, 16, 3], activation="tanh", loss="softmax_crossentropy")
+>>> opt = mt.optim.get("adam", lr=1e-2)
+>>> loss = model.loss_and_grad(X, y); opt.step(model.params, model.grads)
+
+Names are imported lazily (PEP 562) so that ``minitrain --help`` stays fast: NumPy
+and Numba load only when a name that needs them is first used.
+"""
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute" (attribute None means the module itself)
+_LAZY = {
+    "MLP": "minitrain.nn:MLP",
+    "gradcheck": "minitrain.gradcheck:gradcheck",
+    "optim": "minitrain.optim:",
+    "schedules": "minitrain.schedules:",
+    "kernels": "minitrain.kernels:",
+    "data": "minitrain.data:",
+    "fit": "minitrain.train:fit",
+    "History": "minitrain.train:History",
+    "EarlyStopping": "minitrain.train:EarlyStopping",
+    "compare": "minitrain.compare:compare",
+    "lr_find": "minitrain.lrfind:lr_find",
+    "sweep": "minitrain.sweep:sweep",
+    "paths": "minitrain.lab:paths",
+    "explain": "minitrain.lab:explain",
+    "MinitrainClassifier": "minitrain.estimators:MinitrainClassifier",
+    "MinitrainRegressor": "minitrain.estimators:MinitrainRegressor",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name):
+    try:
+        target = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'minitrain' has no attribute {name!r}") from None
+    module_name, _, attr = target.partition(":")
+    module = import_module(module_name)
+    value = getattr(module, attr) if attr else module
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
