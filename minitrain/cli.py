@@ -31,3 +31,42 @@ def cli():
 
 
 # ---- commands are added below, one section per command ------------------------------
+
+
+# ---- datasets (owner: data) -------------------------------------------------------------
+
+
+@cli.command("datasets")
+def datasets_command():
+    """List the built-in datasets: task, size (samples x features), classes, options.
+
+    \b
+    Use one with:   minitrain fit --dataset moons --noise 0.3 --n-samples 500
+    or any CSV:     minitrain fit --data file.csv --target COLUMN
+    A CSV target is classification if it holds text, or integers with at most
+    20 distinct values; regression otherwise (override with --task).
+    """
+    from minitrain import data
+
+    rows = []
+    for name in data.names():
+        spec = data.DATASETS[name]
+        n, d, k = spec.shape
+        opts = " ".join(f"--{o.replace('_', '-')} {v}" for o, v in spec.defaults.items())
+        rows.append((name, spec.task, f"{n} x {d}", str(k) if k else "-",
+                     spec.description, opts))
+    head = ("name", "task", "size", "classes", "description")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + cells[4]
+
+    click.echo(line(head))
+    for row in rows:
+        click.echo(line(row))
+        if row[5]:
+            click.echo(" " * (widths[0] + 2) + "options: " + row[5])
+    click.echo(f"\nGenerated datasets use --seed. Cache: {data.cache_dir()}")
+    click.echo("Any CSV file: --data FILE --target COLUMN (header row, numeric features).")
+
+# ---- end datasets -----------------------------------------------------------------------
