@@ -1,0 +1,170 @@
+"""Numba kernels: one in-place update rule per function, over flat arrays.
+
+Every kernel updates ``p`` (the flat parameters) and its state buffers in place from
+``g`` (the flat gradient) and returns ``None``. The equations, symbols and defaults
+live in the docstrings of the classes in :mod:`minitrain.optim`; each kernel is the
+element-wise part of one of them.
+
+Conventions (DESIGN §4):
+
+- Arrays are 1-D, C-contiguous, all float32 or all float64. Arrays come first, then
+  scalars, then boolean flags; an unused buffer is passed as an empty array.
+- Scalars arrive already cast to the array dtype. The step-dependent ones (bias
+  corrections, step sizes) are computed by the optimizer in Python double precision,
+  exactly as PyTorch computes them, and only then cast. The kernels contain no float
+  literals, so float32 arithmetic stays float32 (a ``1.0`` would promote it to float64).
+- ``@njit(cache=True, error_model="numpy")``: the numpy error model lets LLVM vectorize
+  the loops. No fastmath: NaN and inf propagate so divergence stays visible.
+- Each kernel has a ``*_parallel`` twin compiled from the same source with
+  ``parallel=True``; ``prange`` then spreads the independent elements over threads, so
+  both give bit-identical results. The optimizer picks the twin above
+  :data:`PARALLEL_MIN_SIZE` elements.
+"""
+import types
+
+import numpy as np
+from numba import njit, prange
+
+#: Arrays with at least this many elements use the ``*_parallel`` twins. Chosen from
+#: scripts/bench_optimizers.py on a 2-core machine (see the note of issue 3).
+PARALLEL_MIN_SIZE = 200_000
+
+_JIT = dict(cache=True, error_model="numpy")
+
+
+def _parallel_twin(kernel):
+    """Compile ``kernel``'s Python source again with ``parallel=True``.
+
+    The twin gets its own name so that Numba's on-disk cache keeps the two apart.
+    """
+    f = kernel.py_func
+    name = f.__name__ + "_parallel"
+    twin = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = f"Parallel twin of :func:`{f.__name__}` (same source, prange over threads)."
+    return njit(parallel=True, **_JIT)(twin)
+
+
+@njit(**_JIT)
+def sgd_update(p, g, buf, lr, momentum, weight_decay, nesterov, first_step):
+    """SGD, with momentum and Nesterov through flags. Equations: see `minitrain.optim.SGD`."""
+    for i in prange(p.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            d = d + weight_decay * p[i]
+        if momentum != 0:
+            if first_step:
+                buf[i] = d
+            else:
+                buf[i] = buf[i] * momentum + d
+            if nesterov:
+                d = d + momentum * buf[i]
+            else:
+                d = buf[i]
+        p[i] -= lr * d
+
+
+@njit(**_JIT)
+def adagrad_update(p, g, s, lr, eps, weight_decay):
+    """AdaGrad. Equations: see `minitrain.optim.Adagrad`."""
+    for i in prange(p.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            d = d + weight_decay * p[i]
+        s[i] += d * d
+        p[i] -= lr * d / (np.sqrt(s[i]) + eps)
+
+
+@njit(**_JIT)
+def rmsprop_update(p, g, v, g_avg, buf, lr, rho, one_minus_rho, eps, momentum,
+                   weight_decay, centered):
+    """RMSprop, plain or centered, with optional momentum. Equations: see `minitrain.optim.RMSprop`."""
+    for i in prange(p.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            d = d + weight_decay * p[i]
+        v[i] = v[i] * rho + one_minus_rho * d * d
+        if centered:
+            g_avg[i] += one_minus_rho * (d - g_avg[i])
+            denom = np.sqrt(v[i] - g_avg[i] * g_avg[i]) + eps
+        else:
+            denom = np.sqrt(v[i]) + eps
+        if momentum > 0:
+            buf[i] = buf[i] * momentum + d / denom
+            p[i] -= lr * buf[i]
+        else:
+            p[i] -= lr * d / denom
+
+
+@njit(**_JIT)
+def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_beta2,
+                bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad, decoupled):
+    """Adam, AMSGrad and AdamW (decoupled decay) through flags. Equations: see `minitrain.optim.Adam`."""
+    for i in prange(p.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            if decoupled:
+                p[i] *= decay_factor                   # p <- p (1 - lr wd)
+            else:
+                d = d + weight_decay * p[i]            # g <- g + wd p
+        m[i] += one_minus_beta1 * (d - m[i])
+        v[i] = v[i] * beta2 + one_minus_beta2 * d * d
+        if amsgrad:
+            if not v_max[i] >= v[i]:                   # max that propagates NaN
+                v_max[i] = v[i]
+            v_hat = v_max[i]
+        else:
+            v_hat = v[i]
+        denom = np.sqrt(v_hat) / bias_correction2_sqrt + eps
+        p[i] -= step_size * m[i] / denom
+
+
+@njit(**_JIT)
+def adamax_update(p, g, m, u, step_size, one_minus_beta1, beta2, eps, weight_decay):
+    """AdaMax. Equations: see `minitrain.optim.Adamax`."""
+    for i in prange(p.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            d = d + weight_decay * p[i]
+        m[i] += one_minus_beta1 * (d - m[i])
+        a = np.abs(d) + eps
+        u[i] = beta2 * u[i]
+        if not u[i] >= a:                              # max that propagates NaN
+            u[i] = a
+        p[i] -= step_size * m[i] / u[i]
+
+
+@njit(**_JIT)
+def nadam_update(p, g, m, v, coef_g, coef_m, one_minus_beta1, beta2, one_minus_beta2,
+                 bias_correction2, eps, weight_decay, decay_factor, decoupled):
+    """NAdam (coefficients from the mu schedule). Equations: see `minitrain.optim.Nadam`."""
+    for i in prange(p.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            if decoupled:
+                p[i] *= decay_factor
+            else:
+                d = d + weight_decay * p[i]
+        m[i] += one_minus_beta1 * (d - m[i])
+        v[i] = v[i] * beta2 + one_minus_beta2 * d * d
+        denom = np.sqrt(v[i] / bias_correction2) + eps
+        p[i] -= coef_g * d / denom
+        p[i] -= coef_m * m[i] / denom
+
+
+sgd_update_parallel = _parallel_twin(sgd_update)
+adagrad_update_parallel = _parallel_twin(adagrad_update)
+rmsprop_update_parallel = _parallel_twin(rmsprop_update)
+adam_update_parallel = _parallel_twin(adam_update)
+adamax_update_parallel = _parallel_twin(adamax_update)
+nadam_update_parallel = _parallel_twin(nadam_update)
+
+#: kernel name -> (serial, parallel)
+KERNELS = {
+    "sgd": (sgd_update, sgd_update_parallel),
+    "adagrad": (adagrad_update, adagrad_update_parallel),
+    "rmsprop": (rmsprop_update, rmsprop_update_parallel),
+    "adam": (adam_update, adam_update_parallel),
+    "adamax": (adamax_update, adamax_update_parallel),
+    "nadam": (nadam_update, nadam_update_parallel),
+}
