@@ -2,7 +2,7 @@
 
 Everything the training loop needs to go from a name or a file to arrays::
 
-    ds = load("moons", noise=0.3, seed=0)          # or load_csv("data/penguins_like.csv", "species")
+    ds = load("moons", noise=0.3, seed=0)     # or load_csv("data/spirals.csv", "label")
     train, val, test = split(ds, val=0.2, test=0.2, seed=0)
     scaler = Scaler.fit(train.X)                   # fitted on the training part only
     X = scaler.transform(train.X)
@@ -479,7 +479,9 @@ def _cells_to_float(cells, column, rows, where):
     if bad.any():
         i = int(np.argmax(bad))
         kind = "a missing (NaN)" if np.isnan(values[i]) else "an infinite"
-        raise DataError(f"{where}: column {column!r} has {kind} value {cells[i]!r} in row {rows[i]}")
+        raise DataError(
+            f"{where}: column {column!r} has {kind} value {cells[i]!r} in row {rows[i]}"
+        )
     return values
 
 
@@ -583,7 +585,9 @@ def _parse_target(cells, column, lines, where, task):
     cells = [c.strip() for c in cells]
     for cell, line in zip(cells, lines):
         if cell.lower() in _MISSING:
-            raise DataError(f"{where}: target column {column!r} has a missing value in row {line}")
+            raise DataError(
+                f"{where}: target column {column!r} has a missing value in row {line}"
+            )
     try:
         values = np.array(cells, dtype=np.float64)
         numeric = True
@@ -634,28 +638,53 @@ def _round(x):
     return int(math.floor(x + 0.5))
 
 
-def _apportion(sizes, total, capacity, rng):
-    """Split ``total`` over groups in proportion to ``sizes``, at most ``capacity`` each.
+def _stratify(sizes, totals, rng):
+    """Integer table ``counts[c, p]``: how many of class ``c``'s samples go to part ``p``.
 
-    Largest-remainder method: every group gets the floor of its share, and the units
-    left go to the largest fractional parts (ties broken at random by ``rng``). Each
-    group ends within one unit of its exact share unless a capacity forbids it.
+    Row sums are ``sizes``, column sums ``totals`` (both add up to n), and every cell is
+    the floor or the ceiling of its exact share ``sizes[c] * totals[p] / n``. Such a
+    rounding always exists (it is an integer flow problem). Start from the floors and
+    hand out each missing unit along an augmenting path, visiting the classes in random
+    order and trying the parts with the largest remainders first.
     """
-    n = sizes.sum()
-    exact = sizes * (total / n) if n else np.zeros(len(sizes))
-    counts = np.minimum(np.floor(exact).astype(np.int64), capacity)
-    left = total - counts.sum()
-    order = np.lexsort((rng.random(len(sizes)), -(exact - counts)))
-    while left > 0:
-        progressed = False
-        for g in order:
-            if left and counts[g] < capacity[g]:
-                counts[g] += 1
-                left -= 1
-                progressed = True
-        if not progressed:
-            break
-    return counts
+    n = int(sizes.sum())
+    share = np.outer(sizes, totals)
+    counts = share // n                      # exact integer floors
+    open_ = share % n > 0                    # cells that may be rounded up
+    up = np.zeros(counts.shape, dtype=bool)  # cells rounded up so far
+    col_need = totals - counts.sum(axis=0)
+    prefer = np.argsort(-(share % n), axis=1, kind="stable")
+    for c in rng.permutation(len(sizes)):
+        for _ in range(int(sizes[c] - counts[c].sum())):
+            if not _augment(c, open_, up, col_need, prefer):
+                raise RuntimeError("split: stratification failed (please report this)")
+    return counts + up
+
+
+def _augment(start, open_, up, col_need, prefer):
+    """Round up one more cell in row ``start``, re-routing other rows if needed (BFS)."""
+    reached_col = {}           # column -> row it was reached from
+    reached_row = {start: None}  # row -> column it was reached through
+    queue = [start]
+    for r in queue:
+        for p in prefer[r]:
+            if not open_[r, p] or up[r, p] or p in reached_col:
+                continue
+            reached_col[p] = r
+            if col_need[p] > 0:  # found: flip the cells along the path
+                col_need[p] -= 1
+                while True:  # r takes p and gives up the column it was reached through
+                    up[r, p] = True
+                    p = reached_row[r]
+                    if p is None:
+                        return True
+                    up[r, p] = False
+                    r = reached_col[p]
+            for r2 in np.flatnonzero(up[:, p]):  # r2 could give up p for another part
+                if r2 not in reached_row:
+                    reached_row[r2] = p
+                    queue.append(r2)
+    return False
 
 
 def split(ds: Dataset, *, val: float = 0.2, test: float = 0.2, seed=0):
@@ -677,13 +706,13 @@ def split(ds: Dataset, *, val: float = 0.2, test: float = 0.2, seed=0):
 
     Notes
     -----
-    Classification splits are stratified: each part gets each class in proportion to
-    its size (largest-remainder apportionment, so every class count is within one sample
-    of its exact share and the part sizes are exact). A class with very few members is
-    kept in the training part first: while a class has a member left, validation and
-    test take at most ``n_c - 1`` of its ``n_c`` samples; so a class with one sample
-    appears only in training, and the within-one-sample guarantee can then fail for
-    tiny classes. The training part always has at least one sample.
+    Classification splits are stratified: every class count in every part is the floor
+    or the ceiling of its exact share ``n_c * part_size / n`` (so within one sample of
+    it), and the part sizes are exact. Classes too small to reach every part are kept
+    in training first: if rounding leaves a class with no training sample, one of its
+    validation/test samples moves to training (the part sizes then change by one per
+    such class). A class with a single sample therefore appears only in training. The
+    training part always has at least one sample.
     """
     if not isinstance(ds, Dataset):
         raise TypeError(f"split: ds must be a Dataset, got {type(ds).__name__}")
@@ -693,11 +722,12 @@ def split(ds: Dataset, *, val: float = 0.2, test: float = 0.2, seed=0):
         raise ValueError(f"split: val + test must be < 1, got {val} + {test} = {val + test}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n = len(ds)
+    if n == 0:
+        raise DataError(f"{ds.name}: cannot split a dataset with no samples")
     n_test = _round(test * n)
     n_val = _round(val * n)
-    # keep at least one training sample
-    n_test = min(n_test, max(n - 1, 0))
-    n_val = min(n_val, max(n - 1 - n_test, 0))
+    n_test = min(n_test, n - 1)  # keep at least one training sample
+    n_val = min(n_val, n - 1 - n_test)
 
     if ds.task == "classification":
         groups = [np.flatnonzero(ds.y == c) for c in range(ds.n_classes)]
@@ -705,13 +735,12 @@ def split(ds: Dataset, *, val: float = 0.2, test: float = 0.2, seed=0):
         groups = [np.arange(n)]
     groups = [rng.permutation(g) for g in groups]
     sizes = np.array([len(g) for g in groups], dtype=np.int64)
-
-    # First pass: leave one sample of every class in training; relax if impossible.
-    capacity = np.maximum(sizes - 1, 0)
-    if capacity.sum() < n_test + n_val:
-        capacity = sizes.copy()
-    t = _apportion(sizes, n_test, capacity, rng)
-    v = _apportion(sizes, n_val, capacity - t, rng)
+    totals = np.array([n_test, n_val, n - n_test - n_val], dtype=np.int64)
+    counts = _stratify(sizes, totals, rng)
+    for c in np.flatnonzero((counts[:, 2] == 0) & (sizes > 0)):  # keep one in training
+        counts[c, np.argmax(counts[c, :2])] -= 1
+        counts[c, 2] += 1
+    t, v = counts[:, 0], counts[:, 1]
 
     parts = ([], [], [])
     for g, tc, vc in zip(groups, t, v):
