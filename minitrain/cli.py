@@ -70,3 +70,278 @@ def datasets_command():
     click.echo("Any CSV file: --data FILE --target COLUMN (header row, numeric features).")
 
 # ---- end datasets -----------------------------------------------------------------------
+
+
+# ---- schedules (owner: schedules) -------------------------------------------------------
+# schedule_options(f): every schedule parameter as an option (default None = "not given");
+# build_schedule(name, options, lr=, total_steps=): the schedule object, or a usage error;
+# commands `minitrain schedule NAME ...` (preview) and `minitrain schedules` (list).
+# Parameter "lr" comes from the command's own --lr; plateau's eps and base are
+# library-only. Option destinations are the snake_case of the option names, so the
+# trainer's own --patience (early stopping) never collides with --plateau-patience.
+
+
+class _CommaList(click.ParamType):
+    """``100,200`` -> [100, 200] (ints) or ``0.1,0.01`` -> [0.1, 0.01] (floats)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.name = f"{kind.__name__},..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        try:
+            return [self.kind(v) for v in str(value).split(",") if v.strip()]
+        except ValueError:
+            self.fail(f"expected comma-separated {self.kind.__name__}s like "
+                      f"{'100,200' if self.kind is int else '0.1,0.01'}, got {value!r}",
+                      param, ctx)
+
+
+# (library parameter, option declaration, click keyword arguments); the help names the
+# schedules that use the option. tests/test_cli_schedule.py checks this table against
+# minitrain.schedules.parameters(), so it cannot drift.
+SCHEDULE_OPTIONS = (
+    ("max_lr", "--max-lr", dict(type=float, help="onecycle: peak lr [default: --lr]")),
+    ("total_steps", "--total-steps",
+     dict(type=int, help="onecycle, cosine: schedule length in steps [default: the run's]")),
+    ("pct_start", "--pct-start", dict(type=float, help="onecycle: fraction of steps going up [0.3]")),
+    ("anneal", "--anneal", dict(type=click.Choice(["cos", "linear"]), help="onecycle [cos]")),
+    ("div_factor", "--div-factor", dict(type=float, help="onecycle: start lr = max_lr/div_factor [25]")),
+    ("final_div_factor", "--final-div-factor",
+     dict(type=float, help="onecycle: final lr = start lr/final_div_factor [1e4]")),
+    ("three_phase", "--three-phase/--two-phase",
+     dict(default=None, help="onecycle: paper's 3 phases or fastai's 2 [--two-phase]")),
+    ("cycle_momentum", "--cycle-momentum/--no-cycle-momentum",
+     dict(default=None, help="onecycle: cycle momentum/beta1 inversely to lr [on]")),
+    ("base_momentum", "--base-momentum", dict(type=float, help="onecycle: momentum at peak lr [0.85]")),
+    ("max_momentum", "--max-momentum", dict(type=float, help="onecycle: momentum at the ends [0.95]")),
+    ("steps", "--decay-steps", dict(type=float, help="power, exponential: time scale in steps")),
+    ("power", "--power", dict(type=float, help="power: exponent [1]")),
+    ("rate", "--rate", dict(type=float, help="exponential: factor per --decay-steps [0.1]")),
+    ("staircase", "--staircase", dict(is_flag=True, default=None,
+                                      help="exponential: whole factors only (step decay)")),
+    ("boundaries", "--boundaries", dict(type=_CommaList(int), help="piecewise: e.g. 100,200")),
+    ("values", "--values", dict(type=_CommaList(float), help="piecewise: e.g. 0.1,0.01,0.001")),
+    ("factor", "--factor", dict(type=float, help="plateau: lr multiplier per plateau [0.1]")),
+    ("patience", "--plateau-patience",
+     dict(type=int, help="plateau: bad epochs tolerated before a cut [10]")),
+    ("mode", "--plateau-mode", dict(type=click.Choice(["min", "max"]),
+                                    help="plateau: metric should go down or up [min]")),
+    ("threshold", "--threshold", dict(type=float, help="plateau: least improvement [1e-4]")),
+    ("threshold_mode", "--threshold-mode", dict(type=click.Choice(["rel", "abs"]),
+                                                help="plateau [rel]")),
+    ("cooldown", "--cooldown", dict(type=int, help="plateau: epochs ignored after a cut [0]")),
+    ("min_lr", "--min-lr", dict(type=float, help="plateau, cosine: lower bound [0]")),
+    ("warmup_steps", "--warmup-steps", dict(type=int, help="cosine: linear warm-up steps [0]")),
+)
+
+
+def _dest(decl):
+    return decl.split("/")[0].lstrip("-").replace("-", "_")
+
+
+# option destination (the keyword the command receives) -> library parameter, and back
+SCHEDULE_DEST = {_dest(decl): param for param, decl, _ in SCHEDULE_OPTIONS}
+_SCHEDULE_FLAG = {param: decl.split("/")[0] for param, decl, _ in SCHEDULE_OPTIONS}
+_SCHEDULE_FLAG["lr"] = "--lr"
+
+
+def schedule_options(f):
+    """Decorator: add every schedule parameter as an option, all defaulting to None.
+
+    The command receives them as keyword arguments named after the options
+    (``max_lr``, ``decay_steps``, ``plateau_patience``, ...); hand them to
+    :func:`build_schedule` (``pop_schedule_options(kwargs)`` separates them).
+    """
+    for param, decl, kw in reversed(SCHEDULE_OPTIONS):
+        kw = dict(kw)
+        kw.setdefault("default", None)
+        f = click.option(decl, _dest(decl), **kw)(f)
+    return f
+
+
+def pop_schedule_options(kwargs: dict) -> dict:
+    """Remove the :func:`schedule_options` keywords from ``kwargs`` and return them."""
+    return {dest: kwargs.pop(dest) for dest in SCHEDULE_DEST if dest in kwargs}
+
+
+def build_schedule(name, options, *, lr=None, total_steps=None):
+    """The schedule ``name`` built from command-line ``options``; usage errors otherwise.
+
+    ``options`` maps :func:`schedule_options` destinations to values (None = not given;
+    other keys are ignored). ``lr`` fills the schedule's ``lr`` (and onecycle's
+    ``max_lr`` when --max-lr is absent); ``total_steps`` is the default of
+    --total-steps. Raises ``click.UsageError`` for an option the schedule does not use
+    or a missing required one, ``click.BadParameter`` for an invalid value.
+    """
+    from minitrain import schedules
+
+    if name not in schedules.names():
+        raise click.BadParameter(f"unknown schedule {name!r}; valid: "
+                                 f"{', '.join(schedules.names())}", param_hint="schedule")
+    accepted = schedules.parameters(name)
+    kw = {}
+    for dest, param in SCHEDULE_DEST.items():
+        value = options.get(dest)
+        if value is None:
+            continue
+        if param not in accepted:
+            valid = " ".join(_SCHEDULE_FLAG[p] for p in accepted if p in _SCHEDULE_FLAG)
+            raise click.UsageError(f"{_SCHEDULE_FLAG[param]} is not an option of schedule "
+                                   f"{name!r} (its options: {valid})")
+        kw[param] = value
+    if "lr" in accepted and lr is not None:
+        kw["lr"] = lr
+    if "max_lr" in accepted and "max_lr" not in kw and lr is not None:
+        kw["max_lr"] = lr
+    if "total_steps" in accepted and "total_steps" not in kw and total_steps is not None:
+        kw["total_steps"] = total_steps
+    needed = [p for p, d in accepted.items() if d is schedules.REQUIRED and p not in kw]
+    if name == "plateau" and "lr" not in kw:
+        needed.append("lr")
+    if needed:
+        flags = ", ".join(_SCHEDULE_FLAG.get(p, p) for p in needed)
+        raise click.UsageError(f"schedule {name!r} needs {flags}")
+    try:
+        return schedules.get(name, **kw)
+    except (TypeError, ValueError) as e:
+        message = str(e)
+        hint = next((_SCHEDULE_FLAG[p] for p in kw
+                     if message.startswith((f"{name}: {p} ", f"{name}: {p}["))), None)
+        raise click.BadParameter(message, param_hint=hint) from None
+
+
+def _nice_stride(n, rows=10):
+    """The smallest of 1, 2, 5, 10, 20, 50, ... giving at most ``rows`` steps in ``n``."""
+    stride = 1
+    while n / stride > rows:
+        for m in (2, 2.5, 2):
+            stride = int(stride * m)
+            if n / stride <= rows:
+                break
+    return stride
+
+
+def _sparkline(values, encoding=None):
+    """One line of block characters (ASCII ramp when the terminal can't show blocks)."""
+    ramp = "▁▂▃▄▅▆▇█"
+    try:
+        ramp.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        ramp = "_.-~=+*#"
+    lo, hi = min(values), max(values)
+    if not hi > lo:
+        return ramp[len(ramp) // 2] * len(values)
+    top = len(ramp) - 1
+    return "".join(ramp[round((v - lo) / (hi - lo) * top)] for v in values)
+
+
+@cli.command("schedule")
+@click.argument("name")
+@click.option("--lr", type=float, default=None,
+              help="The schedule's lr (onecycle: --max-lr default).")
+@click.option("--steps", "n_steps", type=click.IntRange(min=1), default=None,
+              help="Steps to preview [default: --total-steps, else 100].")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also draw lr and momentum against step into this PNG (needs matplotlib).")
+@schedule_options
+def schedule_command(name, lr, n_steps, plot, **options):
+    """Preview schedule NAME: lr (and momentum) at a few steps, and a sparkline.
+
+    \b
+    Examples:
+      minitrain schedule onecycle --max-lr 0.01 --steps 1000
+      minitrain schedule onecycle --max-lr 0.1 --anneal linear --three-phase --pct-start 0.45
+      minitrain schedule piecewise --boundaries 100,200 --values 0.1,0.01,0.001 --steps 300
+      minitrain schedule cosine --lr 0.1 --warmup-steps 50 --steps 1000 --plot cosine.png
+    """
+    n = n_steps or options.get("total_steps") or 100
+    sched = build_schedule(name, options, lr=lr, total_steps=n)
+    stride = _nice_stride(n)
+    steps = set(range(0, n, stride)) | {n - 1}
+    steps |= {s for s in sched.key_steps(n) if 0 <= s < n}
+    has_momentum = sched.momentum(0) is not None
+
+    click.echo(repr(sched))
+    click.echo(f"{'step':>8}  {'lr':>12}" + (f"  {'momentum':>10}" if has_momentum else ""))
+    shown = []
+    for s in sorted(steps):
+        shown.append(sched.lr(s))
+        row = f"{s:>8}  {shown[-1]:>12.6g}"
+        if has_momentum:
+            row += f"  {sched.momentum(s):>10.6g}"
+        click.echo(row)
+    width = min(n, 60)
+    sample = [round(i * (n - 1) / (width - 1)) if width > 1 else 0 for i in range(width)]
+    lrs = [sched.lr(s) for s in sample]
+    encoding = getattr(click.get_text_stream("stdout"), "encoding", None)
+    click.echo(f"lr {_sparkline(lrs, encoding)}  {min(lrs + shown):.3g} .. "
+               f"{max(lrs + shown):.3g} over steps 0..{n - 1}")
+    if name == "plateau":
+        click.echo("plateau changes lr only when observe(metric) is called once per epoch; "
+                   "the preview shows the starting lr.")
+    if plot:
+        _plot_schedule(sched, n, plot, has_momentum)
+        click.echo(f"wrote {plot}")
+
+
+def _plot_schedule(sched, n, path, has_momentum):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise click.ClickException("--plot needs matplotlib: pip install 'minitrain[plot]'")
+    import textwrap
+
+    import numpy as np
+
+    steps = np.unique(np.linspace(0, n - 1, min(n, 4000)).round().astype(int))
+    rows = 2 if has_momentum else 1
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(7, 2.6 * rows), squeeze=False)
+    axes[0, 0].plot(steps, [sched.lr(int(s)) for s in steps], color="C0")
+    axes[0, 0].set_ylabel("lr")
+    axes[0, 0].set_title(textwrap.fill(repr(sched), 110), fontsize=7)
+    if has_momentum:
+        axes[1, 0].plot(steps, [sched.momentum(int(s)) for s in steps], color="C1")
+        axes[1, 0].set_ylabel("momentum / beta1")
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {path}: {e.strerror or e}")
+    finally:
+        plt.close(fig)
+
+
+@cli.command("schedules")
+def schedules_command():
+    """List the learning-rate schedules, their options and defaults.
+
+    \b
+    Preview one:  minitrain schedule onecycle --max-lr 0.01 --steps 1000
+    Use one:      minitrain fit ... --schedule cosine --warmup-steps 100
+    """
+    from minitrain import schedules
+
+    width = max(map(len, schedules.names()))
+    for name in schedules.names():
+        click.echo(f"{name:<{width}}  {schedules.describe(name)}")
+        opts = []
+        for p, default in schedules.parameters(name).items():
+            if p not in _SCHEDULE_FLAG:
+                continue          # library-only (plateau's eps, base)
+            if default is schedules.REQUIRED or (name, p) == ("plateau", "lr"):
+                opts.append(f"{_SCHEDULE_FLAG[p]} (required)")
+            elif isinstance(default, bool):
+                opts.append(f"{_SCHEDULE_FLAG[p]} [{'on' if default else 'off'}]")
+            else:
+                opts.append(f"{_SCHEDULE_FLAG[p]} {default}")
+        click.echo(" " * (width + 2) + "  ".join(opts))
+    click.echo("\nonecycle: --max-lr defaults to --lr and --total-steps to the run's steps.")
+    click.echo("plateau: cuts lr by --factor when the validation loss stalls (once per epoch).")
+
+# ---- end schedules ----------------------------------------------------------------------
