@@ -228,6 +228,10 @@ class Optimizer:
     def _new_buffer(self, name):
         return np.zeros(self._shape, self._dtype)
 
+    def _as_array_dtype(self, value):
+        """``value`` as the kernel will see it (cast to the array dtype, once known)."""
+        return value if self._dtype is None else self._cast(value)
+
     def _adopt(self, shape, dtype):
         """Fix shape and dtype; choose the serial or parallel kernel by size."""
         self._shape, self._dtype, self._cast = shape, dtype, dtype.type
@@ -357,10 +361,10 @@ class SGD(Optimizer):
     weight_decay = _Hyper(_nonneg)
 
     def _buffers(self):
-        return ("buf",) if self.momentum != 0 else ()
+        return ("buf",) if self._as_array_dtype(self.momentum) != 0 else ()
 
     def step(self, params, grads):
-        first = self.momentum != 0 and "buf" not in self.state
+        first = self._as_array_dtype(self.momentum) != 0 and "buf" not in self.state
         self._first_momentum_step = first
         super().step(params, grads)
 
@@ -521,7 +525,7 @@ class RMSprop(Optimizer):
 
     def _buffers(self):
         return ("v",) + (("g_avg",) if self.centered else ()) + (
-            ("buf",) if self.momentum > 0 else ())
+            ("buf",) if self._as_array_dtype(self.momentum) > 0 else ())
 
     def _update(self, p, g, kernel):
         c, s = self._cast, self.state
@@ -867,8 +871,9 @@ class AdamW(Adam):
 
     def __init__(self, lr=1e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, **unknown):
+        Optimizer.__init__(self, unknown)        # rejects unknown names, listing AdamW's
         super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, **unknown)
+                         amsgrad=amsgrad)
 
 
 # ---------------------------------------------------------------- registry
