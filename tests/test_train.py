@@ -1,0 +1,189 @@
+"""The training loop: determinism, exact resume, schedules, early stopping, divergence."""
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import minitrain as mt
+from minitrain import checkpoint as ckpt
+from minitrain.train import EarlyStopping, Interrupted, TrainingDiverged
+
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamax", "nadam",
+              "adamw"]
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 3, size=(3, 4))
+    y = rng.integers(0, 3, 150)
+    X = centers[y] + rng.normal(size=(150, 4))
+    return (X[:100], y[:100]), (X[100:], y[100:])
+
+
+def new(name, dtype="float64", seed=0, **hp):
+    return mt.MLP([4, 8, 3], activation="tanh", dtype=dtype, seed=seed), mt.optim.get(name, **hp)
+
+
+def test_same_seed_same_result_and_loss_decreases(blobs):
+    train, val = blobs
+    runs = []
+    for _ in range(2):
+        model, opt = new("adam", lr=0.01)
+        history = mt.fit(model, opt, train, val, epochs=5, batch_size=16, progress=False)
+        runs.append((model.params.copy(), history["train_loss"]))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    assert runs[0][1][-1] < runs[0][1][0]
+
+
+def test_history_columns_and_steps(blobs):
+    train, val = blobs
+    model, opt = new("sgd", lr=0.1)
+    history = mt.fit(model, opt, train, val, epochs=3, batch_size=32, progress=False)
+    assert len(history) == 3
+    assert history["step"] == [4, 8, 12]            # ceil(100 / 32) = 4 batches per epoch
+    assert history["epoch"] == [1, 2, 3]
+    row = history[0]
+    assert set(row) == {"epoch", "step", "lr", "momentum", "train_loss", "val_loss",
+                        "val_metric", "seconds"}
+    assert row["lr"] == 0.1 and 0 <= row["val_metric"] <= 1
+    # the epoch's train_loss is the sample-weighted mean of its minibatch losses
+    model2, opt2 = new("sgd", lr=0.1)
+    X, y = model2.check_X(train[0]), model2.check_y(train[1], 100)
+    perm = np.random.default_rng([0, 0]).permutation(100)
+    total = 0.0
+    for b in range(4):
+        idx = perm[b * 32:(b + 1) * 32]
+        total += model2._loss_and_grad(X, y, idx) * len(idx)
+        opt2.step(model2.params, model2.grads)
+    assert history[0]["train_loss"] == pytest.approx(total / 100, rel=1e-12)
+
+
+def test_matches_a_hand_written_loop(blobs):
+    """fit == the loop in its docstring, written out with the public API."""
+    train, _ = blobs
+    model, opt = new("nadam", lr=0.01)
+    mt.fit(model, opt, train, epochs=2, batch_size=10, seed=5, progress=False)
+    ref, ref_opt = new("nadam", lr=0.01)
+    for epoch in range(2):
+        perm = np.random.default_rng([5, epoch]).permutation(100)
+        for b in range(10):
+            idx = perm[b * 10:(b + 1) * 10]
+            ref.loss_and_grad(train[0][idx], train[1][idx])
+            ref_opt.step(ref.params, ref.grads)
+    np.testing.assert_array_equal(model.params, ref.params)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_resume_is_bit_identical(name, blobs, tmp_path):
+    train, val = blobs
+    model, opt = new(name, dtype="float32")
+    full = mt.fit(model, opt, train, val, epochs=4, batch_size=16, progress=False)
+    path = tmp_path / "ck.npz"
+    first, opt1 = new(name, dtype="float32")
+    mt.fit(first, opt1, train, val, epochs=2, batch_size=16, checkpoint=path, progress=False)
+    second, opt2 = new(name, dtype="float32", seed=9)           # different start: restored
+    resumed = mt.fit(second, opt2, train, val, epochs=4, batch_size=16, resume=path,
+                     checkpoint=path, progress=False)
+    np.testing.assert_array_equal(second.params, model.params)
+    for key, value in opt.state.items():
+        np.testing.assert_array_equal(opt2.state[key], value)
+    assert opt2.t == opt.t
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h.rows]  # noqa
+    assert strip(resumed) == strip(full)
+
+
+def test_interrupt_mid_epoch_resumes_bit_identical(blobs, tmp_path):
+    train, val = blobs
+    model, opt = new("adam", lr=0.01)
+    full = mt.fit(model, opt, train, val, epochs=3, batch_size=8, progress=False)
+
+    path = tmp_path / "ck.npz"
+    calls = {"n": 0}
+    first, opt1 = new("adam", lr=0.01)
+    original = first._loss_and_grad
+
+    def counting(*args):            # send SIGINT in the middle of epoch 2
+        calls["n"] += 1
+        if calls["n"] == 13 + 6:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args)
+
+    first._loss_and_grad = counting
+    with pytest.raises(Interrupted) as info:
+        mt.fit(first, opt1, train, val, epochs=3, batch_size=8, checkpoint=path, progress=False)
+    assert info.value.epoch == 2 and info.value.step == 19
+    state = ckpt.load(path)
+    assert state["trainer"]["run"]["batch"] == 6 and state["trainer"]["run"]["step"] == 19
+    second, opt2 = new("adam", lr=0.01)
+    resumed = mt.fit(second, opt2, train, val, epochs=3, batch_size=8, resume=path,
+                     progress=False)
+    np.testing.assert_array_equal(second.params, model.params)
+    assert resumed["train_loss"] == full["train_loss"]
+
+
+def test_resume_refuses_another_architecture(blobs, tmp_path):
+    train, _ = blobs
+    path = tmp_path / "ck.npz"
+    model, opt = new("sgd")
+    mt.fit(model, opt, train, epochs=1, checkpoint=path, progress=False)
+    other = mt.MLP([4, 9, 3], activation="tanh", dtype="float64")
+    with pytest.raises(ckpt.CheckpointError, match="layer_sizes differs"):
+        mt.fit(other, mt.optim.get("sgd"), train, epochs=2, resume=path, progress=False)
+    with pytest.raises(ckpt.CheckpointError, match="batch_size differs"):
+        mt.fit(model, mt.optim.get("sgd"), train, epochs=2, batch_size=5, resume=path,
+               progress=False)
+    with pytest.raises(ckpt.CheckpointError, match="optimizer differs"):
+        mt.fit(model, mt.optim.get("adam"), train, epochs=2, resume=path, progress=False)
+
+
+def test_early_stopping_restores_best(blobs):
+    train, val = blobs
+    model, opt = new("sgd", lr=3.0)                 # too large: the val loss wanders up
+    stopper = EarlyStopping(patience=2)
+    history = mt.fit(model, opt, train, val, epochs=50, batch_size=8, early_stopping=stopper,
+                     progress=False)
+    best = int(np.argmin(history["val_loss"]))
+    assert len(history) == best + 1 + 2              # stopped `patience` epochs after the best
+    loss, _ = mt.train.evaluate(model, model.check_X(val[0]), model.check_y(val[1], 50))
+    assert loss == pytest.approx(history["val_loss"][best], rel=1e-12)
+
+
+def test_divergence_raises_with_position(blobs):
+    train, _ = blobs
+    model = mt.MLP([4, 32, 3], activation="relu", dtype="float32")
+    opt = mt.optim.get("sgd", lr=1e6)
+    with pytest.raises(TrainingDiverged) as info:
+        mt.fit(model, opt, train, epochs=20, progress=False)
+    assert info.value.step >= 1 and not np.isfinite(info.value.loss)
+
+
+def test_callbacks_can_stop(blobs):
+    train, _ = blobs
+    model, opt = new("sgd")
+    seen = []
+    history = mt.fit(model, opt, train, epochs=10, progress=False,
+                     callbacks=[lambda row: seen.append(row["epoch"]) or row["epoch"] == 3])
+    assert seen == [1, 2, 3] and len(history) == 3
+
+
+def test_progress_lines_when_not_a_terminal(blobs, capsys):
+    train, val = blobs
+    model, opt = new("sgd")
+    mt.fit(model, opt, train, val, epochs=2, progress=True)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[1].startswith("epoch 2/2") and "val_accuracy" in err[1]
+
+
+def test_bad_arguments(blobs):
+    train, _ = blobs
+    model, opt = new("sgd")
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        mt.fit(model, opt, train, epochs=0)
+    with pytest.raises(TypeError, match="must be an \\(X, y\\) pair"):
+        mt.fit(model, opt, 5, epochs=1)
+    with pytest.raises(ValueError, match="must have 4 features"):
+        mt.fit(model, opt, (np.zeros((3, 2)), [0, 1, 2]), epochs=1)
