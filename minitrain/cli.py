@@ -191,6 +191,8 @@ def build_schedule(name, options, *, lr=None, total_steps=None):
             valid = " ".join(_SCHEDULE_FLAG[p] for p in accepted if p in _SCHEDULE_FLAG)
             raise click.UsageError(f"{_SCHEDULE_FLAG[param]} is not an option of schedule "
                                    f"{name!r} (its options: {valid})")
+        if param == "steps" and isinstance(value, float) and value.is_integer():
+            value = int(value)                       # --decay-steps 100 -> steps=100
         kw[param] = value
     if "lr" in accepted and lr is not None:
         kw["lr"] = lr
@@ -345,3 +347,253 @@ def schedules_command():
     click.echo("plateau: cuts lr by --factor when the validation loss stalls (once per epoch).")
 
 # ---- end schedules ----------------------------------------------------------------------
+
+
+# ---- fit, evaluate, predict (owner: trainer) ---------------------------------------------
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamax",
+                   "nadam", "adamw")
+ACTIVATION_NAMES = ("relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid", "gelu", "identity")
+LOSS_NAMES = ("softmax_crossentropy", "binary_crossentropy", "mse")
+SCHEDULE_NAMES = ("constant", "power", "exponential", "piecewise", "plateau", "onecycle",
+                  "cosine")
+# optimizer hyperparameter options of `fit`; one the chosen optimizer lacks is a usage error
+OPTIMIZER_FLAGS = ("momentum", "beta1", "beta2", "eps", "rho", "weight_decay", "amsgrad",
+                   "centered", "momentum_decay", "initial_accumulator",
+                   "decoupled_weight_decay")
+RUN_KEYS = ("dataset", "data", "target", "task", "n_samples", "noise", "n_features",
+            "n_classes", "hidden", "activation", "loss", "dtype", "optimizer", "lr", "schedule",
+            "epochs", "batch_size", "val_split", "test_split", "seed", "early_stopping",
+            "patience", "min_delta", *OPTIMIZER_FLAGS)
+
+
+def _hidden(ctx, param, value):
+    if value is None or isinstance(value, (list, tuple)):
+        return value
+    try:
+        sizes = [int(v) for v in str(value).split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"must be comma-separated layer sizes like 64,64, got "
+                                 f"{value!r}") from None
+    if any(s < 1 for s in sizes):
+        raise click.BadParameter(f"layer sizes must be >= 1, got {value!r}")
+    return sizes
+
+
+def _load_config(ctx, param, value):
+    """--config FILE.toml: its keys become defaults; the command line wins."""
+    if value is None:
+        return None
+    from minitrain.runs import RunError, read_toml
+    try:
+        table = read_toml(value)
+    except RunError as e:
+        raise click.ClickException(str(e)) from None
+    names = {p.name for p in ctx.command.params}
+    flat = {}
+    for key, v in table.items():
+        key = key.replace("-", "_")
+        if key == "schedule_params" and isinstance(v, dict):
+            for k, sv in v.items():
+                flat[_schedule_param_to_option(k)] = sv
+            continue
+        flat[key] = v
+    unknown = sorted(k for k in flat if k not in names or k in ("config", "resume"))
+    if unknown:
+        raise click.ClickException(f"{value}: unknown key(s) {', '.join(unknown)}")
+    for key, v in flat.items():
+        if key == "hidden" and isinstance(v, list):
+            flat[key] = ",".join(map(str, v))
+    ctx.default_map = {**(ctx.default_map or {}), **flat}
+    return value
+
+
+def _schedule_param_to_option(name):
+    return {param: dest for dest, param in SCHEDULE_DEST.items()}.get(name, name)
+
+
+def schedule_params(name, given, ctx):
+    """Schedule options given on the command line -> {library parameter: value}."""
+    if not given:
+        return {}
+    if name is None:
+        flags = ", ".join(_SCHEDULE_FLAG[SCHEDULE_DEST[d]] for d in given)
+        raise click.UsageError(f"{flags} need(s) --schedule", ctx)
+    from minitrain import schedules
+    accepted = schedules.parameters(name)
+    params = {}
+    for dest, value in given.items():
+        param = SCHEDULE_DEST[dest]
+        if param not in accepted:
+            valid = " ".join(_SCHEDULE_FLAG[p] for p in accepted if p in _SCHEDULE_FLAG)
+            raise click.UsageError(f"{_SCHEDULE_FLAG[param]} is not an option of schedule "
+                                   f"{name!r} (its options: {valid})", ctx)
+        params[param] = value
+    return params
+
+
+def _check_optimizer_flags(ctx, optimizer, given):
+    from minitrain import optim
+    valid = set(optim.hyperparameters(optimizer))
+    for key in given:
+        if key not in valid:
+            raise click.UsageError(f"--{key.replace('_', '-')} is not a hyperparameter of "
+                                   f"{optimizer} (it takes: "
+                                   f"{', '.join('--' + v.replace('_', '-') for v in sorted(valid))})",
+                                   ctx)
+
+
+def _summary_table(summary, metric):
+    lines = [f"{'':8}{'loss':>10}  {metric:>9}"]
+    for part in ("train", "val", "test"):
+        m = summary[part]
+        if m:
+            lines.append(f"{part:8}{m['loss']:>10.4f}  {m[metric]:>9.4f}")
+    sps = summary["steps_per_second"]
+    lines.append(f"{summary['epochs']} epochs, {summary['steps']} steps in "
+                 f"{summary['seconds']:.2f} s ({sps:,.0f} steps/s)" if sps else
+                 f"{summary['epochs']} epochs, {summary['steps']} steps")
+    lines.append(f"params sha256 {summary['params_sha256']}")
+    lines.append(f"run directory {summary['run']}")
+    return "\n".join(lines)
+
+
+@cli.command("fit")
+@click.option("--config", type=click.Path(dir_okay=False), callback=_load_config,
+              is_eager=True, expose_value=False,
+              help="TOML file with these option names (e.g. optimizer = \"adam\"); "
+                   "the command line wins.")
+@click.option("--dataset", "-d", metavar="NAME",
+              help="A built-in dataset (see `minitrain datasets`), e.g. digits, moons.")
+@click.option("--data", type=click.Path(dir_okay=False), help="A CSV file with a header row.")
+@click.option("--target", help="The CSV column to predict (default: the last column).")
+@click.option("--task", type=click.Choice(["classification", "regression"]),
+              help="Override the CSV task inference.")
+@click.option("--n-samples", type=click.IntRange(min=1), help="Samples (generated datasets).")
+@click.option("--noise", type=click.FloatRange(min=0), help="Noise (generated datasets).")
+@click.option("--n-features", type=click.IntRange(min=1), help="Features (generated datasets).")
+@click.option("--n-classes", type=click.IntRange(min=2), help="Classes (generated datasets).")
+@click.option("--hidden", callback=_hidden,
+              help="Hidden layer sizes, comma-separated.  [default: 64,64; 16 for the small "
+                   "diabetes and iris]")
+@click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="relu",
+              show_default=True, help="Hidden-layer activation.")
+@click.option("--loss", type=click.Choice(LOSS_NAMES),
+              help="Default: softmax_crossentropy for classes, mse for regression.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True)
+@click.option("--optimizer", "-o", type=click.Choice(OPTIMIZER_NAMES), default="nadam",
+              show_default=True, help="The update rule (see `minitrain optimizers`).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate (default: a per-optimizer value that works here).")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--eps", type=click.FloatRange(min=0, min_open=True))
+@click.option("--rho", type=click.FloatRange(0, 1, max_open=True),
+              help="RMSprop's decay of the squared-gradient average (torch's alpha).")
+@click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--amsgrad/--no-amsgrad", default=None)
+@click.option("--centered/--no-centered", default=None)
+@click.option("--momentum-decay", type=click.FloatRange(min=0))
+@click.option("--initial-accumulator", type=click.FloatRange(min=0))
+@click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None)
+@click.option("--schedule", "-s", type=click.Choice(SCHEDULE_NAMES),
+              help="Learning-rate schedule (see `minitrain schedules`); its options below.")
+@schedule_options
+@click.option("--epochs", "-e", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Total epochs (with --resume: the total to reach).")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--test-split", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seeds the data split, initial weights and shuffling.")
+@click.option("--early-stopping/--no-early-stopping", default=False, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Early-stopping patience in epochs.")
+@click.option("--min-delta", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Run directory (default: runs/DATASET-OPTIMIZER-TIME).")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue the run in this directory up to --epochs in total.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as one JSON object on the last line.")
+@click.pass_context
+def fit_command(ctx, **opts):
+    """Train an MLP on a dataset or CSV file and save the run.
+
+    \b
+    Examples:
+      minitrain fit --dataset digits --optimizer nadam
+      minitrain fit -d moons -o momentum --lr 0.05 --schedule onecycle --max-lr 0.5
+      minitrain fit --data data/penguins_like.csv --target species --epochs 60
+      minitrain fit --resume runs/digits-nadam-20261129-101500 --epochs 80
+
+    The run directory gets config.toml, history.csv, model.npz (checkpoint, written
+    every epoch and on Ctrl-C) and summary.json; `minitrain evaluate` and
+    `minitrain predict` read it.
+    """
+    import json as _json
+
+    from minitrain import runs
+    from minitrain.checkpoint import CheckpointError
+    from minitrain.data import DataError
+    from minitrain.train import Interrupted, TrainingDiverged
+
+    user_errors = (runs.RunError, DataError, CheckpointError, OSError)
+
+    source = click.core.ParameterSource
+    given = {k for k in opts if ctx.get_parameter_source(k) not in
+             (source.DEFAULT, None)}
+    quiet, as_json, force = opts.pop("quiet"), opts.pop("as_json"), opts.pop("force")
+    resume, out = opts.pop("resume"), opts.pop("out")
+    schedule_given = pop_schedule_options(opts)
+    try:
+        if resume:
+            allowed = {"epochs", "resume", "quiet", "as_json"}
+            extra = sorted(given - allowed)
+            if extra:
+                raise click.UsageError("--resume continues a run with its saved options; "
+                                       "only --epochs may change (got "
+                                       f"{', '.join('--' + e.replace('_', '-') for e in extra)})",
+                                       ctx)
+            cfg = runs.read_toml(f"{resume}/config.toml")
+            if "epochs" in given:
+                cfg["epochs"] = opts["epochs"]
+            cfg = runs.resolve({k: v for k, v in cfg.items()})
+            out = resume
+        else:
+            _check_optimizer_flags(ctx, opts["optimizer"],
+                                   [k for k in OPTIMIZER_FLAGS if opts[k] is not None])
+            cfg = {k: opts[k] for k in RUN_KEYS}
+            cfg["schedule_params"] = schedule_params(
+                opts["schedule"], {k: v for k, v in schedule_given.items() if v is not None},
+                ctx)
+            cfg = runs.resolve(cfg)
+            out = out or runs.default_run_dir(cfg)
+        summary = runs.fit_run(cfg, out, resume=bool(resume), force=force,
+                               progress=not quiet)
+    except user_errors as e:
+        raise click.ClickException(str(e)) from None
+    except ValueError as e:           # a bad option value found by the library
+        raise click.UsageError(str(e), ctx) from None
+    except TrainingDiverged as e:
+        raise click.ClickException(
+            f"training diverged at epoch {e.epoch}, step {e.step} (loss={e.loss}). The last "
+            f"good checkpoint is kept at {out}/model.npz. Try a lower --lr (now "
+            f"{cfg['lr']:g}) or standardise the inputs.") from None
+    except Interrupted as e:
+        click.echo(f"\nInterrupted at epoch {e.epoch}, step {e.step}. State saved in "
+                   f"{out}/model.npz; continue with: minitrain fit --resume {out}", err=True)
+        ctx.exit(130)
+    if not quiet:
+        metric = "accuracy" if summary["train"] and "accuracy" in summary["train"] else "r2"
+        click.echo(_summary_table(summary, metric))
+    if as_json:
+        keys = ("train", "val", "test", "epochs", "steps", "seconds", "params_sha256")
+        click.echo(_json.dumps({k: summary[k] for k in keys}))
+
+# ---- end fit ----------------------------------------------------------------------------

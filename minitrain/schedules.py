@@ -83,6 +83,12 @@ def _check_step(step, owner):
     return int(step)
 
 
+def _steps(steps, owner):
+    """A time scale > 0 in steps; kept an int when given as one (for a tidy repr)."""
+    value = check_range("steps", steps, 0.0, owner=owner, lo_open=True)
+    return int(steps) if isinstance(steps, numbers.Integral) else value
+
+
 class Schedule:
     """Base class: frozen parameters, ``lr``/``momentum``/``state_dict`` protocol.
 
@@ -187,7 +193,7 @@ class Power(Schedule):
 
     def __init__(self, lr, steps, power=1):
         self.lr_ = check_range("lr", lr, 0.0, owner=self.name, lo_open=True)
-        self.steps = check_range("steps", steps, 0.0, owner=self.name, lo_open=True)
+        self.steps = _steps(steps, self.name)
         self.power = check_range("power", power, 0.0, owner=self.name)
         self._freeze()
 
@@ -221,7 +227,7 @@ class Exponential(Schedule):
             raise TypeError(f"{self.name}: steps is required (updates per factor of rate)")
         self.lr_ = check_range("lr", lr, 0.0, owner=self.name, lo_open=True)
         self.rate = check_range("rate", rate, 0.0, owner=self.name, lo_open=True)
-        self.steps = check_range("steps", steps, 0.0, owner=self.name, lo_open=True)
+        self.steps = _steps(steps, self.name)
         if not isinstance(staircase, bool):
             raise TypeError(f"{self.name}: staircase must be True or False, got {staircase!r}")
         self.staircase = staircase
@@ -487,7 +493,7 @@ class OneCycle(Schedule):
           1. t <= pct_start*T - 1   :  lr init -> max_lr,  momentum max_m -> base_m
           2. t <= 2*pct_start*T - 2 :  lr max_lr -> init,  momentum base_m -> max_m
           3. t <= T - 1             :  lr init -> final,   momentum max_m (constant)
-        past the end, t > T - 1    :  the value at T - 1 (torch would raise at t > T)
+        past the end, t >= T       :  the value at T - 1
 
     Within a phase from ``start`` (the previous end, or 0) to ``end``,
     ``pct = (t - start)/(end - start)`` and the value is ``anneal(a, b, pct)``::
@@ -497,6 +503,12 @@ class OneCycle(Schedule):
 
     so ``lr(0)`` is ``init`` up to rounding (0.040000000000000036 for max_lr=1), as in
     torch. ``momentum(t)`` is None when ``cycle_momentum=False``.
+
+    For the T updates ``t = 0 .. T-1`` the values equal torch's bit for bit. Past the
+    end minitrain returns the final value rather than raising mid-training; torch
+    computes one more value at ``t = T`` (never used for an update: the phase formula at
+    ``pct > 1``, which in linear mode lies below ``final`` and can be negative) and
+    raises for ``t > T``.
 
     **The textbook 1cycle** (linear up to ``max_lr`` about halfway, linear back down to
     the start, then a last drop well below the start) is
