@@ -149,12 +149,14 @@ def cosine_case(cfg):
 
 
 def main(outdir: pathlib.Path):
-    import torch
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    torch.set_default_dtype(torch.float64)
-    warnings.filterwarnings("ignore", category=UserWarning)
+    with warnings.catch_warnings():        # no global side effects for make_goldens.py
+        warnings.simplefilter("ignore", UserWarning)
+        _write(outdir)
 
+
+def _write(outdir):
     data = {}
     for case, cfg in ONECYCLE.items():
         data[f"{case}/config"] = np.array(json.dumps(cfg))
