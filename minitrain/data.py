@@ -37,7 +37,7 @@ from minitrain._validation import check_choice, check_int, check_range
 
 __all__ = [
     "DataError", "Dataset", "DatasetSpec", "DATASETS", "names", "describe", "options",
-    "load", "load_csv", "split", "Scaler", "TargetScaler", "batches", "cache_dir",
+    "load", "load_csv", "read_features", "split", "Scaler", "TargetScaler", "batches", "cache_dir",
     "MAX_AUTO_CLASSES",
 ]
 
@@ -485,42 +485,8 @@ def _cells_to_float(cells, column, rows, where):
     return values
 
 
-def load_csv(path, target: str | None, *, delimiter: str = ",",
-             task: str | None = None) -> Dataset:
-    """Load a CSV file with a header row: numeric features and one target column.
-
-    Parameters
-    ----------
-    path : str or Path
-    target : str or None
-        Name of the target column (None: the last column). Every other column is a
-        feature and must hold numbers.
-    delimiter : str
-        Field separator.
-    task : {"classification", "regression", None}
-        None infers it with one rule: **classification if the target column holds any
-        non-numeric value, or if all its values are integers (``3`` or ``3.0``) with at
-        most 20 distinct values; regression otherwise.** Pass ``task`` to override
-        (e.g. 100 integer classes, or an integer-valued quantity to regress).
-
-    Returns
-    -------
-    Dataset
-        Named after the file's stem. Classes are the sorted distinct labels: strings
-        sort as text, numbers numerically (integer-valued labels become ``int``).
-
-    Raises
-    ------
-    DataError
-        One line naming the file (and the column and row where relevant) for: a missing
-        or unreadable file, an empty file, only a header, ragged rows, a missing target
-        column (the message lists the columns), a non-numeric, missing, NaN or infinite
-        feature cell, a missing target, a non-numeric target with ``task="regression"``,
-        and a classification target with only one class. Rows are numbered as lines of
-        the file, the header being row 1 (as a spreadsheet shows them).
-    """
-    if task is not None:
-        check_choice("task", task, TASKS, owner="load_csv")
+def _read_table(path, delimiter):
+    """(header, rows, line numbers, short name) of a CSV file; DataError on any problem."""
     path = Path(path)
     where = path.name
     try:
@@ -560,6 +526,48 @@ def load_csv(path, target: str | None, *, delimiter: str = ",",
             raise DataError(
                 f"{where}: row {line} has {len(cells)} fields but the header has {width}"
             )
+    return header, rows, lines, where
+
+
+def load_csv(path, target: str | None, *, delimiter: str = ",",
+             task: str | None = None) -> Dataset:
+    """Load a CSV file with a header row: numeric features and one target column.
+
+    Parameters
+    ----------
+    path : str or Path
+    target : str or None
+        Name of the target column (None: the last column). Every other column is a
+        feature and must hold numbers.
+    delimiter : str
+        Field separator.
+    task : {"classification", "regression", None}
+        None infers it with one rule: **classification if the target column holds any
+        non-numeric value, or if all its values are integers (``3`` or ``3.0``) with at
+        most 20 distinct values; regression otherwise.** Pass ``task`` to override
+        (e.g. 100 integer classes, or an integer-valued quantity to regress).
+
+    Returns
+    -------
+    Dataset
+        Named after the file's stem. Classes are the sorted distinct labels: strings
+        sort as text, numbers numerically (integer-valued labels become ``int``).
+
+    Raises
+    ------
+    DataError
+        One line naming the file (and the column and row where relevant) for: a missing
+        or unreadable file, an empty file, only a header, ragged rows, a missing target
+        column (the message lists the columns), a non-numeric, missing, NaN or infinite
+        feature cell, a missing target, a non-numeric target with ``task="regression"``,
+        and a classification target with only one class. Rows are numbered as lines of
+        the file, the header being row 1 (as a spreadsheet shows them).
+    """
+    if task is not None:
+        check_choice("task", task, TASKS, owner="load_csv")
+    header, rows, lines, where = _read_table(path, delimiter)
+    width = len(header)
+    path = Path(path)
     if target is None:
         target = header[-1]
     if target not in header:
@@ -578,6 +586,25 @@ def load_csv(path, target: str | None, *, delimiter: str = ",",
 
     y, classes, task = _parse_target(columns[t], target, lines, where, task)
     return Dataset(X, y, task, path.stem, feature_names, classes)
+
+
+def read_features(path, feature_names, *, delimiter: str = ","):
+    """The columns ``feature_names`` of a CSV file as a float64 matrix (for prediction).
+
+    Other columns (a target, ids) are ignored; a missing feature column or a bad cell
+    raises :class:`DataError` naming it.
+    """
+    header, rows, lines, where = _read_table(path, delimiter)
+    missing = [name for name in feature_names if name not in header]
+    if missing:
+        raise DataError(f"{where}: missing feature column(s) {', '.join(missing)}; "
+                        f"columns: {', '.join(header)}")
+    columns = list(zip(*rows))
+    X = np.empty((len(rows), len(feature_names)), dtype=np.float64)
+    for k, name in enumerate(feature_names):
+        j = header.index(name)
+        X[:, k] = _cells_to_float(columns[j], name, lines, where)
+    return X, list(feature_names)
 
 
 def _parse_target(cells, column, lines, where, task):
