@@ -63,7 +63,7 @@ import inspect
 import math
 import numbers
 
-from minitrain._validation import check_choice, check_int, check_number, check_range
+from minitrain._validation import check_choice, check_int, check_range
 
 __all__ = [
     "Schedule", "Constant", "Power", "Exponential", "Piecewise", "Plateau", "OneCycle",
@@ -156,6 +156,13 @@ class Constant(Schedule):
 
     ``lr(t) = lr`` for every step t.
 
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+
+    Examples
+    --------
     >>> Constant(0.01).lr(12345)
     0.01
     """
@@ -183,6 +190,17 @@ class Power(Schedule):
     ``lr / (k+1)**power``. ``power=1`` is inverse-time decay (Keras
     ``InverseTimeDecay`` with ``decay_rate=1``).
 
+    Parameters
+    ----------
+    lr : float
+        Learning rate at step 0, > 0.
+    steps : float
+        Time scale in updates, > 0: the lr is ``lr / 2**power`` at ``t = steps``.
+    power : float, default 1
+        Exponent, >= 0 (0 gives a constant lr).
+
+    Examples
+    --------
     >>> s = Power(lr=0.1, steps=100)
     >>> [round(s.lr(t), 6) for t in (0, 100, 300)]
     [0.1, 0.05, 0.025]
@@ -211,6 +229,20 @@ class Exponential(Schedule):
     ``lr(t) = lr * rate**floor(t/steps)`` (a step decay: constant within each block of
     ``steps`` updates, as torch ``StepLR(steps, gamma=rate)``).
 
+    Parameters
+    ----------
+    lr : float
+        Learning rate at step 0, > 0.
+    rate : float, default 0.1
+        Factor applied per ``steps`` updates, > 0 (< 1 decays).
+    steps : float
+        Updates per factor of ``rate``, > 0. Required (it follows ``rate`` only to keep
+        the fixed parameter order).
+    staircase : bool, default False
+        Apply whole factors only (``floor(t/steps)``).
+
+    Examples
+    --------
     >>> s = Exponential(lr=0.1, rate=0.1, steps=100)
     >>> [round(s.lr(t), 8) for t in (0, 50, 100, 200)]
     [0.1, 0.03162278, 0.01, 0.001]
@@ -254,6 +286,15 @@ class Piecewise(Schedule):
     The value changes **at** ``t == boundary`` (as torch ``MultiStepLR`` and optax;
     Keras ``PiecewiseConstantDecay`` changes one step later, at ``boundary + 1``).
 
+    Parameters
+    ----------
+    boundaries : sequence of int
+        Steps (>= 0, strictly increasing) at which the next value starts.
+    values : sequence of float
+        ``len(boundaries) + 1`` learning rates, each >= 0.
+
+    Examples
+    --------
     >>> s = Piecewise(boundaries=[100, 200], values=[0.1, 0.01, 0.001])
     >>> [s.lr(t) for t in (0, 99, 100, 199, 200, 10**6)]
     [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
@@ -328,6 +369,31 @@ class Plateau(Schedule):
     reduces at ``== patience``. With a flat metric, patience 2 and cooldown 2, torch (and
     minitrain) reduce at epochs 3, 8, 13, ...; Keras at 2, 5, 8; optax at 2, 6, 10.
 
+    Parameters
+    ----------
+    lr : float, optional
+        Starting learning rate, > 0. Give ``lr`` or ``base``, not both.
+    factor : float, default 0.1
+        Multiplier per reduction, in (0, 1).
+    patience : int, default 10
+        Bad epochs tolerated; the lr drops on the ``patience + 1``-th in a row.
+    mode : {"min", "max"}, default "min"
+        Whether the metric should go down (a loss) or up (an accuracy).
+    threshold : float, default 1e-4
+        Least change that counts as an improvement, >= 0.
+    threshold_mode : {"rel", "abs"}, default "rel"
+        ``threshold`` relative to ``best`` or absolute.
+    cooldown : int, default 0
+        Epochs after a reduction during which bad epochs are not counted.
+    min_lr : float, default 0
+        Lower bound for the reductions.
+    eps : float, default 1e-8
+        A reduction smaller than ``eps`` is skipped (torch's rule; not used with ``base``).
+    base : Schedule, optional
+        A stateless schedule whose lr the reductions multiply.
+
+    Examples
+    --------
     >>> s = Plateau(lr=1.0, factor=0.5, patience=1)
     >>> [(s.observe(m), s.lr(0))[1] for m in [5, 4, 4, 4, 4, 3, 3]]
     [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
@@ -504,6 +570,9 @@ class OneCycle(Schedule):
     so ``lr(0)`` is ``init`` up to rounding (0.040000000000000036 for max_lr=1), as in
     torch. ``momentum(t)`` is None when ``cycle_momentum=False``.
 
+    With ``three_phase`` and ``pct_start`` above about 0.5, phase 2 is still running at
+    the last step and phase 3 never starts (as in torch); keep ``pct_start`` < 0.5.
+
     For the T updates ``t = 0 .. T-1`` the values equal torch's bit for bit. Past the
     end minitrain returns the final value rather than raising mid-training; torch
     computes one more value at ``t = T`` (never used for an update: the phase formula at
@@ -515,6 +584,29 @@ class OneCycle(Schedule):
     ``onecycle(anneal="linear", three_phase=True, pct_start=0.45)``; ``div_factor`` is
     ``max_lr/lr_start`` and the final drop reaches ``lr_start/final_div_factor``.
 
+    Parameters
+    ----------
+    max_lr : float
+        Peak learning rate, > 0.
+    total_steps : int
+        Number of updates in the cycle, >= 2.
+    pct_start : float, default 0.3
+        Fraction of the steps spent increasing the lr, in (0, 1).
+    anneal : {"cos", "linear"}, default "cos"
+        Shape of every phase.
+    div_factor : float, default 25
+        Start lr = ``max_lr / div_factor``.
+    final_div_factor : float, default 1e4
+        Final lr = start lr / ``final_div_factor``.
+    three_phase : bool, default False
+        The paper's three phases instead of fastai's two.
+    cycle_momentum : bool, default True
+        Cycle momentum (SGD, RMSprop) or ``beta1`` (Adam family) inversely to the lr.
+    base_momentum, max_momentum : float, default 0.85, 0.95
+        Momentum at the peak lr and at the ends, in [0, 1], base <= max.
+
+    Examples
+    --------
     >>> s = OneCycle(max_lr=1.0, total_steps=20, anneal="linear", three_phase=True)
     >>> [round(s.lr(t), 3) for t in (0, 5, 10, 19, 25)]
     [0.04, 1.0, 0.04, 0.0, 0.0]
@@ -560,10 +652,6 @@ class OneCycle(Schedule):
         lo_m, hi_m = self.base_momentum, self.max_momentum
         if three_phase:
             down_end = float(2 * self.pct_start * T) - 2
-            if down_end >= T - 1:
-                raise ValueError(f"{o}: three_phase needs pct_start < (total_steps+1)/"
-                                 f"(2*total_steps) so phase 3 is not empty, got "
-                                 f"pct_start={self.pct_start}, total_steps={T}")
             phases = [(peak_end, init, self.max_lr, hi_m, lo_m),
                       (down_end, self.max_lr, init, lo_m, hi_m),
                       (T - 1, init, final, hi_m, hi_m)]
@@ -620,6 +708,19 @@ class Cosine(Schedule):
     ``t <= T`` (equal to rounding); after ``T`` torch follows the cosine back up, and
     minitrain stays at ``min_lr`` (as Keras ``CosineDecay`` and optax do).
 
+    Parameters
+    ----------
+    lr : float
+        Peak learning rate (after warm-up), > 0.
+    total_steps : int
+        Updates until ``min_lr`` is reached (warm-up included), >= 1.
+    min_lr : float, default 0
+        Final learning rate, in [0, lr].
+    warmup_steps : int, default 0
+        Linear warm-up updates, < ``total_steps``.
+
+    Examples
+    --------
     >>> s = Cosine(lr=1.0, total_steps=10, min_lr=0.1, warmup_steps=4)
     >>> [round(s.lr(t), 4) for t in (0, 3, 4, 7, 9, 10, 99)]
     [0.2, 0.8, 1.0, 0.55, 0.1603, 0.1, 0.1]

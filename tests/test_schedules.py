@@ -381,8 +381,6 @@ ERRORS = [
      r"pct_start must be in \(0.0, 1.0\), got 0.0"),
     ("onecycle", dict(max_lr=0.1, total_steps=10, pct_start=0.1), ValueError,
      r"onecycle: pct_start\*total_steps must not be 1"),
-    ("onecycle", dict(max_lr=0.1, total_steps=100, pct_start=0.6, three_phase=True), ValueError,
-     r"onecycle: three_phase needs pct_start < \(total_steps\+1\)/\(2\*total_steps\)"),
     ("onecycle", dict(max_lr=0.1, total_steps=100, anneal="cosine"), ValueError,
      r"onecycle: anneal must be one of cos, linear; got 'cosine'"),
     ("onecycle", dict(max_lr=0.1, total_steps=100, div_factor=0), ValueError,
@@ -416,6 +414,11 @@ def test_validation_errors(name, kw, exc, match):
     with pytest.raises(exc, match=match) as info:
         get(name, **kw)
     assert "\n" not in str(info.value)
+
+
+def test_onecycle_three_phase_late_peak_is_allowed_as_in_torch():
+    s = get("onecycle", max_lr=1.0, total_steps=100, pct_start=0.6, three_phase=True)
+    assert s.lr(59) == 1.0 and 0.04 < s.lr(99) < 1.0 and s.lr(200) == s.lr(99)
 
 
 def test_plateau_rejects_plateau_base():
