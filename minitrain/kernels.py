@@ -9,10 +9,12 @@ Conventions (DESIGN §4):
 
 - Arrays are 1-D, C-contiguous, all float32 or all float64. Arrays come first, then
   scalars, then boolean flags; an unused buffer is passed as an empty array.
-- Scalars arrive already cast to the array dtype. The step-dependent ones (bias
-  corrections, step sizes) are computed by the optimizer in Python double precision,
-  exactly as PyTorch computes them, and only then cast. The kernels contain no float
-  literals, so float32 arithmetic stays float32 (a ``1.0`` would promote it to float64).
+- Scalars are in the array dtype: one compiled specialisation per dtype, whose entry
+  point (see :func:`compiled`) converts the optimizer's Python floats on the way in. The
+  step-dependent ones (bias corrections, step sizes) are computed by the optimizer in
+  Python double precision, exactly as PyTorch computes them, and only then converted.
+  The kernels contain no float literals, so float32 arithmetic stays float32 (a ``1.0``
+  would promote it to float64).
 - ``@njit(cache=True, error_model="numpy")``: the numpy error model lets LLVM vectorize
   the loops. No fastmath: NaN and inf propagate so divergence stays visible.
 - Each kernel has a ``*_parallel`` twin compiled from the same source with
@@ -23,11 +25,11 @@ Conventions (DESIGN §4):
 import types
 
 import numpy as np
-from numba import njit, prange
+from numba import from_dtype, njit, prange
 
 #: Arrays with at least this many elements use the ``*_parallel`` twins. Chosen from
 #: scripts/bench_optimizers.py on a 2-core machine (see the note of issue 3).
-PARALLEL_MIN_SIZE = 200_000
+PARALLEL_MIN_SIZE = 50_000
 
 _JIT = dict(cache=True, error_model="numpy")
 
@@ -158,6 +160,31 @@ rmsprop_update_parallel = _parallel_twin(rmsprop_update)
 adam_update_parallel = _parallel_twin(adam_update)
 adamax_update_parallel = _parallel_twin(adamax_update)
 nadam_update_parallel = _parallel_twin(nadam_update)
+
+#: kernel name -> (number of leading array arguments, number of trailing flags)
+_LAYOUT = {"sgd": (3, 2), "adagrad": (3, 0), "rmsprop": (5, 1), "adam": (5, 2),
+           "adamax": (4, 0), "nadam": (4, 1)}
+
+
+def compiled(name, dtype, parallel=False):
+    """The compiled kernel ``name`` for arrays of ``dtype``, without Numba's call dispatch.
+
+    Compiles (or loads from the cache) the one specialisation for ``dtype`` by a call on
+    empty arrays with scalars of ``dtype``, and returns its entry point. Calling the entry
+    point skips the per-call type dispatch (about a third of a small step's time); Python
+    floats passed as scalars are converted to ``dtype`` on entry, exactly as
+    ``dtype.type(x)`` would. The caller must pass 1-D C-contiguous arrays of ``dtype``
+    (:meth:`minitrain.optim.Optimizer.step` checks them).
+    """
+    kernel = KERNELS[name][1 if parallel else 0]
+    dtype = np.dtype(dtype)
+    n_arrays, n_flags = _LAYOUT[name]
+    n_scalars = kernel.py_func.__code__.co_argcount - n_arrays - n_flags
+    empty = np.zeros(0, dtype)
+    kernel(*[empty] * n_arrays, *[dtype.type(0)] * n_scalars, *[False] * n_flags)
+    (sig,) = [s for s in kernel.signatures if s[0].dtype == from_dtype(dtype)]
+    return kernel.overloads[sig].entry_point
+
 
 #: kernel name -> (serial, parallel)
 KERNELS = {

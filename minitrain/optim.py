@@ -79,6 +79,17 @@ class _Hyper:
         obj.__dict__[self.name] = self.check(self.name, value, type(obj).__name__)
 
 
+class _Flag(_Hyper):
+    """A boolean hyperparameter; changing it re-checks the buffers on the next step."""
+
+    def __init__(self):
+        super().__init__(_flag)
+
+    def __set__(self, obj, value):
+        super().__set__(obj, value)
+        obj.__dict__["_params"] = None
+
+
 # ---------------------------------------------------------------- base class
 class Optimizer:
     """Base class: learning rate, step count, state buffers, array checks, state_dict.
@@ -107,7 +118,6 @@ class Optimizer:
     _kernel = ""              # key into kernels.KERNELS
     _state_names = ()         # every buffer this class may hold
     _scalar_state = ()        # extra scalar state saved by state_dict (Nadam: mu_product)
-    _lazy = ()                # buffers first created when a later momentum makes them needed
 
     lr = _Hyper(_nonneg)
 
@@ -127,6 +137,7 @@ class Optimizer:
         self.state = {}
         self._shape = None
         self._dtype = None
+        self._params = self._grads = None     # the arrays of the last checked call
 
     # -- public API ------------------------------------------------------------
     def hyperparameters(self):
@@ -151,15 +162,13 @@ class Optimizer:
         Both arrays must be 1-D, C-contiguous, of the same length and the same dtype
         (float32 or float64). A later call must use the shape and dtype of the first.
         """
-        if (type(params) is not np.ndarray or type(grads) is not np.ndarray
-                or params.dtype != self._dtype or grads.dtype != self._dtype
-                or params.shape != self._shape or grads.shape != self._shape
-                or not (params.flags.c_contiguous and grads.flags.c_contiguous
-                        and params.flags.writeable)):
-            self._check_arrays(params, grads)
-        for name in self._buffers():
-            if name not in self.state:
-                self.state[name] = self._new_buffer(name)
+        if params is not self._params or grads is not self._grads or (
+                params.shape != self._shape or grads.shape != self._shape):
+            self._check_arrays(params, grads)                 # full checks on new arrays
+            for name in self._buffers():
+                if name not in self.state:
+                    self.state[name] = self._new_buffer(name)
+            self._params, self._grads = params, grads
         self.t += 1
         self._update(params, grads, self._kernel_fn)
 
@@ -195,6 +204,7 @@ class Optimizer:
                 raise ValueError(f"{owner}.load_state_dict: unknown hyperparameter {name!r}")
         fresh = type(self)(**d["hyperparameters"])          # validates them together
         hp = {k: v for k, v in vars(fresh).items() if k not in vars(Optimizer(None))}
+        hp.pop("_params", None)
         buffers = {}
         for name, value in d["state"].items():
             value = np.asarray(value)
@@ -206,13 +216,14 @@ class Optimizer:
             buffers[name] = np.array(value, order="C")          # a copy
         t = int(d["t"])
         if t > 0 and shape is not None:
-            missing = [n for n in fresh._buffers() if n not in buffers and n not in self._lazy]
+            missing = [n for n in fresh._buffers() if n not in buffers]
             if missing:
                 raise ValueError(f"{owner}.load_state_dict: missing state buffer {missing[0]!r}")
         vars(self).update(hp)
         for name in self._scalar_state:
             setattr(self, name, float(d[name]))
         self.t, self.state = t, buffers
+        self._params = self._grads = None
         if shape is not None:
             self._adopt(shape, dtype)
 
@@ -228,15 +239,12 @@ class Optimizer:
     def _new_buffer(self, name):
         return np.zeros(self._shape, self._dtype)
 
-    def _as_array_dtype(self, value):
-        """``value`` as the kernel will see it (cast to the array dtype, once known)."""
-        return value if self._dtype is None else self._cast(value)
-
     def _adopt(self, shape, dtype):
         """Fix shape and dtype; choose the serial or parallel kernel by size."""
         self._shape, self._dtype, self._cast = shape, dtype, dtype.type
-        serial, parallel = kernels.KERNELS[self._kernel]
-        self._kernel_fn = parallel if shape[0] >= kernels.PARALLEL_MIN_SIZE else serial
+        self._parallel = shape[0] >= kernels.PARALLEL_MIN_SIZE
+        # the compiled kernel for this dtype; it converts Python-float scalars to dtype
+        self._kernel_fn = kernels.compiled(self._kernel, dtype, self._parallel)
         self._empty = np.zeros(0, dtype)      # stands in for buffers a flag switches off
 
     def _check_arrays(self, params, grads):
@@ -338,12 +346,11 @@ class SGD(Optimizer):
     momentum_attr = "momentum"
     _kernel = "sgd"
     _state_names = ("buf",)
-    _lazy = ("buf",)
 
     def __init__(self, lr=1e-3, *, momentum=0.0, nesterov=False, weight_decay=0.0, **unknown):
         super().__init__(unknown)
         self.lr = lr
-        self.nesterov = _flag("nesterov", nesterov, "SGD")
+        self.nesterov = nesterov
         self.momentum = momentum
         self.weight_decay = _nonneg("weight_decay", weight_decay, "SGD")
 
@@ -359,19 +366,17 @@ class SGD(Optimizer):
         self._momentum = value
 
     weight_decay = _Hyper(_nonneg)
+    nesterov = _Flag()
 
     def _buffers(self):
-        return ("buf",) if self._as_array_dtype(self.momentum) != 0 else ()
-
-    def step(self, params, grads):
-        first = self._as_array_dtype(self.momentum) != 0 and "buf" not in self.state
-        self._first_momentum_step = first
-        super().step(params, grads)
+        return ()                                   # buf: created by the first momentum step
 
     def _update(self, p, g, kernel):
-        c = self._cast
-        kernel(p, g, self.state.get("buf", self._empty), c(self.lr), c(self.momentum),
-               c(self.weight_decay), self.nesterov, self._first_momentum_step)
+        first = "buf" not in self.state and self._cast(self.momentum) != 0
+        if first:                                   # torch: the buffer starts as g
+            self.state["buf"] = self._new_buffer("buf")
+        kernel(p, g, self.state.get("buf", self._empty), self.lr, self.momentum,
+               self.weight_decay, self.nesterov, first)
 
 
 # ---------------------------------------------------------------- Adagrad
@@ -440,8 +445,7 @@ class Adagrad(Optimizer):
         return np.full(self._shape, self.initial_accumulator, self._dtype)
 
     def _update(self, p, g, kernel):
-        c = self._cast
-        kernel(p, g, self.state["s"], c(self.lr), c(self.eps), c(self.weight_decay))
+        kernel(p, g, self.state["s"], self.lr, self.eps, self.weight_decay)
 
 
 # ---------------------------------------------------------------- RMSprop
@@ -506,7 +510,6 @@ class RMSprop(Optimizer):
     momentum_attr = "momentum"
     _kernel = "rmsprop"
     _state_names = ("v", "g_avg", "buf")
-    _lazy = ("buf",)
 
     def __init__(self, lr=1e-2, *, rho=0.99, eps=1e-8, momentum=0.0, centered=False,
                  weight_decay=0.0, **unknown):
@@ -515,23 +518,25 @@ class RMSprop(Optimizer):
         self.rho = rho
         self.eps = eps
         self.momentum = momentum
-        self.centered = _flag("centered", centered, "RMSprop")
+        self.centered = centered
         self.weight_decay = weight_decay
 
     rho = _Hyper(_unit)
     eps = _Hyper(_positive)
     momentum = _Hyper(_unit)
     weight_decay = _Hyper(_nonneg)
+    centered = _Flag()
 
     def _buffers(self):
-        return ("v",) + (("g_avg",) if self.centered else ()) + (
-            ("buf",) if self._as_array_dtype(self.momentum) > 0 else ())
+        return ("v", "g_avg") if self.centered else ("v",)
 
     def _update(self, p, g, kernel):
-        c, s = self._cast, self.state
+        s = self.state
+        if "buf" not in s and self._cast(self.momentum) > 0:
+            s["buf"] = self._new_buffer("buf")
         kernel(p, g, s["v"], s.get("g_avg", self._empty), s.get("buf", self._empty),
-               c(self.lr), c(self.rho), c(1 - self.rho), c(self.eps), c(self.momentum),
-               c(self.weight_decay), self.centered)
+               self.lr, self.rho, 1 - self.rho, self.eps, self.momentum,
+               self.weight_decay, self.centered)
 
 
 # ---------------------------------------------------------------- Adam
@@ -614,7 +619,7 @@ class Adam(Optimizer):
         self.beta2 = beta2
         self.eps = eps
         self.weight_decay = weight_decay
-        self.amsgrad = _flag("amsgrad", amsgrad, type(self).__name__)
+        self.amsgrad = amsgrad
         if self._decoupled is None:
             self.decoupled_weight_decay = _flag("decoupled_weight_decay",
                                                 decoupled_weight_decay, "Adam")
@@ -623,19 +628,19 @@ class Adam(Optimizer):
     beta2 = _Hyper(_unit)
     eps = _Hyper(_positive)
     weight_decay = _Hyper(_nonneg)
+    amsgrad = _Flag()
 
     def _buffers(self):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
     def _update(self, p, g, kernel):
-        c, s, t = self._cast, self.state, self.t
-        bias_correction1 = 1 - self.beta1 ** t
-        bias_correction2 = 1 - self.beta2 ** t
+        s, t, lr, beta1, beta2 = self.state, self.t, self.lr, self.beta1, self.beta2
+        bias_correction1 = 1 - beta1 ** t
+        bias_correction2 = 1 - beta2 ** t
         kernel(p, g, s["m"], s["v"], s.get("v_max", self._empty),
-               c(self.lr / bias_correction1), c(1 - self.beta1), c(self.beta2),
-               c(1 - self.beta2), c(bias_correction2 ** 0.5), c(self.eps),
-               c(self.weight_decay), c(1 - self.lr * self.weight_decay),
-               self.amsgrad, self.decoupled_weight_decay)
+               lr / bias_correction1, 1 - beta1, beta2, 1 - beta2,
+               bias_correction2 ** 0.5, self.eps, self.weight_decay,
+               1 - lr * self.weight_decay, self.amsgrad, self.decoupled_weight_decay)
 
 
 # ---------------------------------------------------------------- Adamax
@@ -705,9 +710,9 @@ class Adamax(Optimizer):
     weight_decay = _Hyper(_nonneg)
 
     def _update(self, p, g, kernel):
-        c, s = self._cast, self.state
-        kernel(p, g, s["m"], s["u"], c(self.lr / (1 - self.beta1 ** self.t)),
-               c(1 - self.beta1), c(self.beta2), c(self.eps), c(self.weight_decay))
+        s = self.state
+        kernel(p, g, s["m"], s["u"], self.lr / (1 - self.beta1 ** self.t),
+               1 - self.beta1, self.beta2, self.eps, self.weight_decay)
 
 
 # ---------------------------------------------------------------- Nadam
@@ -799,15 +804,15 @@ class Nadam(Optimizer):
     momentum_decay = _Hyper(_nonneg)
 
     def _update(self, p, g, kernel):
-        c, s, t, lr, f = self._cast, self.state, self.t, self.lr, self.mu_product_dtype
+        s, t, lr, f = self.state, self.t, self.lr, self.mu_product_dtype
         mu = self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
         mu_next = self.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
         self.mu_product = float(f(self.mu_product) * f(mu))
         mu_product_next = self.mu_product * mu_next
-        kernel(p, g, s["m"], s["v"], c(lr * (1.0 - mu) / (1.0 - self.mu_product)),
-               c(lr * mu_next / (1.0 - mu_product_next)), c(1 - self.beta1), c(self.beta2),
-               c(1 - self.beta2), c(1 - self.beta2 ** t), c(self.eps), c(self.weight_decay),
-               c(1 - lr * self.weight_decay), self.decoupled_weight_decay)
+        kernel(p, g, s["m"], s["v"], lr * (1.0 - mu) / (1.0 - self.mu_product),
+               lr * mu_next / (1.0 - mu_product_next), 1 - self.beta1, self.beta2,
+               1 - self.beta2, 1 - self.beta2 ** t, self.eps, self.weight_decay,
+               1 - lr * self.weight_decay, self.decoupled_weight_decay)
 
 
 # ---------------------------------------------------------------- AdamW
