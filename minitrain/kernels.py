@@ -25,7 +25,7 @@ Conventions (DESIGN §4):
 import types
 
 import numpy as np
-from numba import from_dtype, njit, prange
+from numba import config, from_dtype, njit, prange
 
 #: Arrays with at least this many elements use the ``*_parallel`` twins. Chosen from
 #: scripts/bench_optimizers.py on a 2-core machine (see the note of issue 3).
@@ -39,6 +39,8 @@ def _parallel_twin(kernel):
 
     The twin gets its own name so that Numba's on-disk cache keeps the two apart.
     """
+    if config.DISABLE_JIT:                  # NUMBA_DISABLE_JIT=1: plain Python, for pdb
+        return kernel
     f = kernel.py_func
     name = f.__name__ + "_parallel"
     twin = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
@@ -177,6 +179,8 @@ def compiled(name, dtype, parallel=False):
     (:meth:`minitrain.optim.Optimizer.step` checks them).
     """
     kernel = KERNELS[name][1 if parallel else 0]
+    if config.DISABLE_JIT:
+        return kernel
     dtype = np.dtype(dtype)
     n_arrays, n_flags = _LAYOUT[name]
     n_scalars = kernel.py_func.__code__.co_argcount - n_arrays - n_flags
