@@ -309,6 +309,7 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
             "extra": extra,
         })
 
+    _warm_up(model, optimizer, X, Y)
     bar = _Progress(progress, epochs, n_batches)
     params, grads = model.params, model.grads
     stop = False
@@ -370,6 +371,13 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
             and early_stopping.best_params is not None:
         params[:] = early_stopping.best_params
     return history
+
+
+def _warm_up(model, optimizer, X, Y):
+    """Load the compiled kernels before the clock starts (grads are overwritten anyway)."""
+    model._loss_and_grad(X, Y, np.zeros(1, dtype=np.int64))
+    spare = type(optimizer)(**optimizer.hyperparameters())
+    spare.step(np.zeros(1, model.dtype), np.zeros(1, model.dtype))
 
 
 def _restore(state, model, optimizer, schedule, early_stopping, n, batch_size, seed, path):
