@@ -53,9 +53,7 @@ def _parallel_twin(kernel):
 def sgd_update(p, g, buf, lr, momentum, weight_decay, nesterov, first_step):
     """SGD, with momentum and Nesterov through flags. Equations: see `minitrain.optim.SGD`."""
     for i in prange(p.shape[0]):
-        d = g[i]
-        if weight_decay != 0:
-            d = d + weight_decay * p[i]
+        d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         if momentum != 0:
             if first_step:
                 buf[i] = d
@@ -72,9 +70,7 @@ def sgd_update(p, g, buf, lr, momentum, weight_decay, nesterov, first_step):
 def adagrad_update(p, g, s, lr, eps, weight_decay):
     """AdaGrad. Equations: see `minitrain.optim.Adagrad`."""
     for i in prange(p.shape[0]):
-        d = g[i]
-        if weight_decay != 0:
-            d = d + weight_decay * p[i]
+        d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         s[i] += d * d
         p[i] -= lr * d / (np.sqrt(s[i]) + eps)
 
@@ -84,9 +80,7 @@ def rmsprop_update(p, g, v, g_avg, buf, lr, rho, one_minus_rho, eps, momentum,
                    weight_decay, centered):
     """RMSprop, plain or centered, with optional momentum. Equations: see `minitrain.optim.RMSprop`."""
     for i in prange(p.shape[0]):
-        d = g[i]
-        if weight_decay != 0:
-            d = d + weight_decay * p[i]
+        d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         v[i] = v[i] * rho + one_minus_rho * d * d
         if centered:
             g_avg[i] += one_minus_rho * (d - g_avg[i])
@@ -102,24 +96,20 @@ def rmsprop_update(p, g, v, g_avg, buf, lr, rho, one_minus_rho, eps, momentum,
 
 @njit(**_JIT)
 def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_beta2,
-                bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad, decoupled):
-    """Adam, AMSGrad and AdamW (decoupled decay) through flags. Equations: see `minitrain.optim.Adam`."""
+                bias_correction2_sqrt, eps, weight_decay, decay_factor):
+    """Adam, AMSGrad and AdamW. Equations: see `minitrain.optim.Adam`.
+
+    Variants through arguments, not branches (branches in this loop stopped LLVM from
+    vectorizing it): L2 ``weight_decay`` is 0 for decoupled decay, ``decay_factor``
+    (``1 - lr*wd``) is 1 without it, and without AMSGrad ``v_max`` is ``v`` itself.
+    """
     for i in prange(p.shape[0]):
-        d = g[i]
-        if weight_decay != 0:
-            if decoupled:
-                p[i] *= decay_factor                   # p <- p (1 - lr wd)
-            else:
-                d = d + weight_decay * p[i]            # g <- g + wd p
+        p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
+        d = g[i] + weight_decay * p[i]                 # coupled:   g <- g + wd p
         m[i] += one_minus_beta1 * (d - m[i])
         v[i] = v[i] * beta2 + one_minus_beta2 * d * d
-        if amsgrad:
-            if not v_max[i] >= v[i]:                   # max that propagates NaN
-                v_max[i] = v[i]
-            v_hat = v_max[i]
-        else:
-            v_hat = v[i]
-        denom = np.sqrt(v_hat) / bias_correction2_sqrt + eps
+        v_max[i] = v_max[i] if v_max[i] >= v[i] else v[i]  # max that propagates NaN
+        denom = np.sqrt(v_max[i]) / bias_correction2_sqrt + eps
         p[i] -= step_size * m[i] / denom
 
 
@@ -127,28 +117,25 @@ def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_
 def adamax_update(p, g, m, u, step_size, one_minus_beta1, beta2, eps, weight_decay):
     """AdaMax. Equations: see `minitrain.optim.Adamax`."""
     for i in prange(p.shape[0]):
-        d = g[i]
-        if weight_decay != 0:
-            d = d + weight_decay * p[i]
+        d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         m[i] += one_minus_beta1 * (d - m[i])
         a = np.abs(d) + eps
-        u[i] = beta2 * u[i]
-        if not u[i] >= a:                              # max that propagates NaN
-            u[i] = a
+        b = beta2 * u[i]
+        u[i] = b if b >= a else a                      # max that propagates NaN
         p[i] -= step_size * m[i] / u[i]
 
 
 @njit(**_JIT)
 def nadam_update(p, g, m, v, coef_g, coef_m, one_minus_beta1, beta2, one_minus_beta2,
-                 bias_correction2, eps, weight_decay, decay_factor, decoupled):
-    """NAdam (coefficients from the mu schedule). Equations: see `minitrain.optim.Nadam`."""
+                 bias_correction2, eps, weight_decay, decay_factor):
+    """NAdam (coefficients from the mu schedule). Equations: see `minitrain.optim.Nadam`.
+
+    As in `adam_update`: ``weight_decay`` is 0 for decoupled decay, ``decay_factor`` 1
+    without it.
+    """
     for i in prange(p.shape[0]):
-        d = g[i]
-        if weight_decay != 0:
-            if decoupled:
-                p[i] *= decay_factor
-            else:
-                d = d + weight_decay * p[i]
+        p[i] *= decay_factor
+        d = g[i] + weight_decay * p[i]
         m[i] += one_minus_beta1 * (d - m[i])
         v[i] = v[i] * beta2 + one_minus_beta2 * d * d
         denom = np.sqrt(v[i] / bias_correction2) + eps
@@ -164,8 +151,8 @@ adamax_update_parallel = _parallel_twin(adamax_update)
 nadam_update_parallel = _parallel_twin(nadam_update)
 
 #: kernel name -> (number of leading array arguments, number of trailing flags)
-_LAYOUT = {"sgd": (3, 2), "adagrad": (3, 0), "rmsprop": (5, 1), "adam": (5, 2),
-           "adamax": (4, 0), "nadam": (4, 1)}
+_LAYOUT = {"sgd": (3, 2), "adagrad": (3, 0), "rmsprop": (5, 1), "adam": (5, 0),
+           "adamax": (4, 0), "nadam": (4, 0)}
 
 
 def compiled(name, dtype, parallel=False):

@@ -637,10 +637,11 @@ class Adam(Optimizer):
         s, t, lr, beta1, beta2 = self.state, self.t, self.lr, self.beta1, self.beta2
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
-        kernel(p, g, s["m"], s["v"], s.get("v_max", self._empty),
+        wd, decoupled = self.weight_decay, self.decoupled_weight_decay
+        kernel(p, g, s["m"], s["v"], s["v_max"] if self.amsgrad else s["v"],
                lr / bias_correction1, 1 - beta1, beta2, 1 - beta2,
-               bias_correction2 ** 0.5, self.eps, self.weight_decay,
-               1 - lr * self.weight_decay, self.amsgrad, self.decoupled_weight_decay)
+               bias_correction2 ** 0.5, self.eps, 0.0 if decoupled else wd,
+               1 - lr * wd if decoupled else 1.0)
 
 
 # ---------------------------------------------------------------- Adamax
@@ -809,10 +810,11 @@ class Nadam(Optimizer):
         mu_next = self.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
         self.mu_product = float(f(self.mu_product) * f(mu))
         mu_product_next = self.mu_product * mu_next
+        wd, decoupled = self.weight_decay, self.decoupled_weight_decay
         kernel(p, g, s["m"], s["v"], lr * (1.0 - mu) / (1.0 - self.mu_product),
                lr * mu_next / (1.0 - mu_product_next), 1 - self.beta1, self.beta2,
-               1 - self.beta2, 1 - self.beta2 ** t, self.eps, self.weight_decay,
-               1 - lr * self.weight_decay, self.decoupled_weight_decay)
+               1 - self.beta2, 1 - self.beta2 ** t, self.eps, 0.0 if decoupled else wd,
+               1 - lr * wd if decoupled else 1.0)
 
 
 # ---------------------------------------------------------------- AdamW
