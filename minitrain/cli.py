@@ -816,3 +816,210 @@ def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed
         raise SystemExit(1)
 
 # ---- end evaluate, predict, optimizers, gradcheck ----------------------------------------
+
+
+# ---- paths, explain (owner: lab) ----------------------------------------------------------
+# `minitrain paths`: optimizers on 2-D test functions (minitrain/lab.py), table and plot;
+# `minitrain explain OPTIMIZER`: the update rule, then a few real updates as numbers.
+# FUNCTION_NAMES mirrors minitrain.lab.names() (tests/test_lab.py checks it) so that this
+# module stays import-light.
+FUNCTION_NAMES = ("bowl", "rosenbrock", "beale", "himmelblau", "saddle", "rastrigin")
+PATHS_OPTIMIZERS = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
+
+
+def _optimizer_list(ctx, param, value):
+    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter(f"must name at least one optimizer, got {value!r}")
+    for name in names:
+        if name not in OPTIMIZER_NAMES:
+            raise click.BadParameter(f"unknown optimizer {name!r}; valid: "
+                                     f"{', '.join(OPTIMIZER_NAMES)}")
+    if len(set(names)) < len(names):
+        raise click.BadParameter(f"names an optimizer twice: {value!r}")
+    return names
+
+
+def _lr_map(ctx, param, value):
+    """``0.05`` (every optimizer) or ``adam=0.1,sgd=0.01`` (and a bare value for the rest)."""
+    if value is None:
+        return None
+    lrs, example = {}, "like adam=0.1,sgd=0.01 or 0.05"
+    for item in str(value).split(","):
+        name, eq, number = item.strip().rpartition("=")
+        name = name.strip() if eq else "*"
+        try:
+            lr = float(number)
+        except ValueError:
+            raise click.BadParameter(f"expected NAME=VALUE,... {example}, got {value!r}")
+        if not lr > 0 or lr == float("inf"):
+            raise click.BadParameter(f"learning rates must be > 0, got {item.strip()!r}")
+        if name in lrs:
+            raise click.BadParameter(f"{'a bare VALUE' if name == '*' else name} given twice "
+                                     f"in {value!r}")
+        lrs[name] = lr
+    return lrs
+
+
+def _point(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        xy = tuple(float(v) for v in str(value).split(","))
+    except ValueError:
+        xy = ()
+    if len(xy) != 2 or not all(abs(v) < float("inf") for v in xy):
+        raise click.BadParameter(f"must be two numbers X,Y like -4,1.5, got {value!r}")
+    return xy
+
+
+def _need_matplotlib(what):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        click.echo(f"{what} needs matplotlib (pip install 'minitrain[plot]'); skipped.",
+                   err=True)
+        return False
+    return True
+
+
+@cli.command("paths")
+@click.option("--function", "-f", "function_name", type=click.Choice(FUNCTION_NAMES),
+              default="bowl", show_default=True, help="The 2-D test function.")
+@click.option("--optimizers", "-o", callback=_optimizer_list, default=PATHS_OPTIMIZERS,
+              show_default=True, help="Comma-separated optimizer names.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Updates per optimizer.  [default: 200; rosenbrock 1000, beale 500, "
+                   "rastrigin 300]")
+@click.option("--lr", callback=_lr_map, metavar="NAME=VALUE,...",
+              help="Learning rates, e.g. adam=0.1,sgd=0.01; a bare 0.05 sets all the others. "
+                   "[default: per function and optimizer, shown in the table]")
+@click.option("--start", callback=_point, metavar="X,Y",
+              help="Starting point (quote or use --start=-4,1.5 for negatives).  "
+                   "[default: the function's]")
+@click.option("--condition", type=click.FloatRange(min=0, min_open=True),
+              help="bowl: condition number, f = (x^2 + condition*y^2)/2.  [default: 10]")
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="Distance to a minimum that counts as reached.")
+@click.option("--schedule", "-s", type=click.Choice(SCHEDULE_NAMES),
+              help="A learning-rate schedule per optimizer, peaking at (or starting from) its "
+                   "lr; schedule options below.")
+@schedule_options
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw contours + paths and value-vs-step into this PNG (needs matplotlib).")
+@click.option("--gif", type=click.Path(dir_okay=False),
+              help="Animate the paths into this GIF (needs matplotlib and Pillow).")
+@click.pass_context
+def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, tol, schedule,
+                  plot, gif, **options):
+    """Race optimizers on a 2-D test function: table of steps to the minimum, and a plot.
+
+    The paths come from the same optimizer objects and Numba kernels that train the
+    networks, stepping a 2-element parameter array with the function's analytic gradient.
+
+    \b
+    Functions (minima; default start):
+      bowl        (x^2 + condition*y^2)/2, elongated (0, 0); (-4, 1.5)
+      rosenbrock  (1-x)^2 + 100 (y-x^2)^2, a curved valley  (1, 1); (-1.5, 2)
+      beale       plateaus and ridges                      (3, 0.5); (1, 1.5)
+      himmelblau  four minima                              (3, 2) and 3 more; (0, 0)
+      saddle      x^2/2 + y^4/4 - y^2/2, saddle at (0, 0)   (0, +-1); (-2, 0.001)
+      rastrigin   a local minimum at every integer point   (0, 0); (-2.2, 3.3)
+
+    \b
+    Examples:
+      minitrain paths --function bowl --plot paths.png
+      minitrain paths -o sgd,momentum,nesterov --lr 0.02 --condition 50
+      minitrain paths -f rosenbrock -o adam,nadam --lr adam=0.05 --schedule onecycle
+      minitrain paths -f saddle --start=-2,0.01 --gif saddle.gif
+    """
+    from minitrain import lab
+
+    given = {k: v for k, v in options.items() if v is not None}
+    if schedule is None and given:
+        schedule_params(None, given, ctx)                 # usage error: needs --schedule
+    if condition is not None and function_name != "bowl":
+        raise click.UsageError(f"--condition applies to --function bowl only, not "
+                               f"{function_name}", ctx)
+    if lr is not None:
+        unknown = [name for name in lr if name != "*" and name not in optimizers]
+        if unknown:
+            raise click.BadParameter(f"{unknown[0]} is not among --optimizers "
+                                     f"{','.join(optimizers)}", ctx, param_hint="--lr")
+        bare = lr.pop("*", None)
+        lr = {**({name: bare for name in optimizers} if bare is not None else {}), **lr}
+    fn = lab.function(function_name, **({} if condition is None else
+                                        {"condition": condition}))
+    n_steps = steps or fn.steps
+    make = None
+    if schedule is not None:
+        first = (lr or {}).get(optimizers[0], fn.default_lr(optimizers[0]))
+        build_schedule(schedule, options, lr=first, total_steps=n_steps)   # usage errors now
+
+        def make(rate):
+            return build_schedule(schedule, options, lr=rate, total_steps=n_steps)
+        make.label = schedule
+    try:
+        result = lab.paths(fn, optimizers, steps=n_steps, lr=lr, start=start,
+                           schedule=make, tol=tol)
+    except (TypeError, ValueError) as e:
+        raise click.UsageError(str(e), ctx) from None
+    click.echo(result.table())
+    if schedule is not None and "adagrad" in optimizers and make(1.0).momentum(0) is not None:
+        click.echo("note: adagrad has no momentum; the schedule's momentum cycling skips it.")
+    for path, draw in ((plot, result.plot), (gif, result.gif)):
+        if path and _need_matplotlib(f"--{'plot' if path == plot else 'gif'}"):
+            try:
+                draw(path)
+            except OSError as e:
+                raise click.ClickException(f"cannot write {path}: {e.strerror or e}")
+            click.echo(f"wrote {path}")
+
+
+@cli.command("explain")
+@click.argument("optimizer", type=click.Choice(OPTIMIZER_NAMES))
+@click.option("--lr", type=click.FloatRange(min=0), help="Learning rate [the optimizer's].")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--eps", type=click.FloatRange(min=0, min_open=True))
+@click.option("--rho", type=click.FloatRange(0, 1, max_open=True),
+              help="RMSprop's decay of the squared-gradient average (torch's alpha).")
+@click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--amsgrad/--no-amsgrad", default=None)
+@click.option("--centered/--no-centered", default=None)
+@click.option("--momentum-decay", type=click.FloatRange(min=0))
+@click.option("--initial-accumulator", type=click.FloatRange(min=0))
+@click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None)
+@click.option("--steps", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Updates to show.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Chooses the curvatures a and the start p0 of the example.")
+@click.option("--digits", type=click.IntRange(4, 17), default=8, show_default=True,
+              help="Significant digits per number.")
+@click.pass_context
+def explain_command(ctx, optimizer, steps, seed, digits, **hp):
+    """Print OPTIMIZER's update rule, then a few real updates worked out as numbers.
+
+    The example minimises f(p) = 0.5 * sum(a * p**2) over three parameters (gradient
+    g = a * p). Every number comes from the real kernel: p, g, every state buffer after
+    the step, the step's scalars (bias corrections, step sizes), the step p_new - p, the
+    effective per-parameter lr and p_new, so the arithmetic can be redone by hand.
+
+    \b
+    Examples:
+      minitrain explain adam --lr 0.1
+      minitrain explain nesterov --lr 0.1 --momentum 0.9 --steps 2
+      minitrain explain adamw --weight-decay 0.1 --amsgrad
+    """
+    from minitrain import lab
+
+    given = {k: v for k, v in hp.items() if v is not None}
+    _check_optimizer_flags(ctx, optimizer, [k for k in given if k != "lr"])
+    try:
+        result = lab.explain(optimizer, steps=steps, seed=seed, **given)
+    except (TypeError, ValueError) as e:
+        raise click.UsageError(str(e), ctx) from None
+    click.echo(result.text(digits=digits))
+
+# ---- end paths, explain -----------------------------------------------------------------
