@@ -96,20 +96,23 @@ def rmsprop_update(p, g, v, g_avg, buf, lr, rho, one_minus_rho, eps, momentum,
 
 @njit(**_JIT)
 def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_beta2,
-                bias_correction2_sqrt, eps, weight_decay, decay_factor):
+                bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad):
     """Adam, AMSGrad and AdamW. Equations: see `minitrain.optim.Adam`.
 
-    Variants through arguments, not branches (branches in this loop stopped LLVM from
-    vectorizing it): L2 ``weight_decay`` is 0 for decoupled decay, ``decay_factor``
-    (``1 - lr*wd``) is 1 without it, and without AMSGrad ``v_max`` is ``v`` itself.
+    Weight decay through arguments, not branches (more branches in this loop stopped
+    LLVM from vectorizing it): L2 ``weight_decay`` is 0 for decoupled decay, and
+    ``decay_factor`` (``1 - lr*wd``) is 1 without it.
     """
     for i in prange(p.shape[0]):
         p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
         d = g[i] + weight_decay * p[i]                 # coupled:   g <- g + wd p
         m[i] += one_minus_beta1 * (d - m[i])
         v[i] = v[i] * beta2 + one_minus_beta2 * d * d
-        v_max[i] = v_max[i] if v_max[i] >= v[i] else v[i]  # max that propagates NaN
-        denom = np.sqrt(v_max[i]) / bias_correction2_sqrt + eps
+        v_hat = v[i]
+        if amsgrad:
+            v_hat = v_max[i] if v_max[i] >= v_hat else v_hat   # max that propagates NaN
+            v_max[i] = v_hat
+        denom = np.sqrt(v_hat) / bias_correction2_sqrt + eps
         p[i] -= step_size * m[i] / denom
 
 
@@ -151,7 +154,7 @@ adamax_update_parallel = _parallel_twin(adamax_update)
 nadam_update_parallel = _parallel_twin(nadam_update)
 
 #: kernel name -> (number of leading array arguments, number of trailing flags)
-_LAYOUT = {"sgd": (3, 2), "adagrad": (3, 0), "rmsprop": (5, 1), "adam": (5, 0),
+_LAYOUT = {"sgd": (3, 2), "adagrad": (3, 0), "rmsprop": (5, 1), "adam": (5, 1),
            "adamax": (4, 0), "nadam": (4, 0)}
 
 

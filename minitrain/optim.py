@@ -638,10 +638,10 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
         wd, decoupled = self.weight_decay, self.decoupled_weight_decay
-        kernel(p, g, s["m"], s["v"], s["v_max"] if self.amsgrad else s["v"],
+        kernel(p, g, s["m"], s["v"], s.get("v_max", self._empty),
                lr / bias_correction1, 1 - beta1, beta2, 1 - beta2,
                bias_correction2 ** 0.5, self.eps, 0.0 if decoupled else wd,
-               1 - lr * wd if decoupled else 1.0)
+               1 - lr * wd if decoupled else 1.0, self.amsgrad)
 
 
 # ---------------------------------------------------------------- Adamax
