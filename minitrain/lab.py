@@ -6,10 +6,13 @@ kernel call that trains networks, here on a parameter array of 2 (paths) or 3 (e
 float64 elements.
 
 >>> import minitrain as mt
->>> result = mt.paths("bowl", ["sgd", "momentum"], steps=100, lr=0.02)   # doctest: +SKIP
->>> print(result)                      # table: steps to the minimum, final distance, value
->>> result.plot("paths.png")           # contours + paths, and value against step
->>> print(mt.explain("adam", lr=0.1))  # update rule, then three steps worked out
+>>> result = mt.paths("bowl", ["sgd", "momentum"], steps=200, lr=0.02)
+>>> result["sgd"].steps_to_min, result["momentum"].steps_to_min   # None: not reached
+(None, 150)
+>>> print(result)                # the table: steps to the minimum, final distance, value
+... # doctest: +SKIP
+>>> result.plot("paths.png")     # contours + paths, value against step  # doctest: +SKIP
+>>> print(mt.explain("adam", lr=0.1))  # update rule, then 3 steps as numbers # doctest: +SKIP
 
 The test functions
 ------------------
