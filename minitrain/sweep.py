@@ -227,6 +227,14 @@ def limit_threads(n):
         numba.set_num_threads(before)
 
 
+def _threads_in_use():
+    """{"numba": threads, "blas": largest BLAS/OpenMP pool} as this run sees them."""
+    import numba
+    from threadpoolctl import threadpool_info
+    pools = [p["num_threads"] for p in threadpool_info()]
+    return {"numba": numba.get_num_threads(), "blas": max(pools) if pools else None}
+
+
 def run_config(cfg, threads=1):
     """Train one resolved config; return its result as a JSON-able dict.
 
@@ -239,7 +247,8 @@ def run_config(cfg, threads=1):
         ``hash``, ``config``, ``status`` ("ok", "diverged" or "failed"), ``error``
         (None or one line), ``history`` (one dict per finished epoch, as
         :class:`minitrain.History` rows), ``summary`` (see :data:`SUMMARY_COLUMNS`;
-        None when failed) and ``wall_seconds``.
+        None when failed), ``threads`` (Numba and BLAS threads the run saw) and
+        ``wall_seconds``.
     """
     from minitrain import __version__
     from minitrain.train import EarlyStopping, Interrupted, TrainingDiverged, fit
@@ -249,6 +258,7 @@ def run_config(cfg, threads=1):
     rows = result["history"]
     try:
         with limit_threads(threads):
+            result["threads"] = _threads_in_use()
             train, val, test, scaler, target_scaler, ds = runs.load_data(cfg)
             steps_per_epoch = -(-len(train) // cfg["batch_size"])
             model, optimizer, schedule = runs.build(cfg, ds, steps_per_epoch)

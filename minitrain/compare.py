@@ -1,0 +1,336 @@
+"""Compare optimizers side by side: same data, same initial weights, same minibatches.
+
+For every seed, each optimizer trains a model built from the same config except for
+the optimizer and its lr. The model seed and the shuffling seed are the run's seed,
+so within a seed every optimizer starts from identical weights and sees identical
+minibatches in the same order; only the update rule differs. Over several seeds the
+table shows mean ± standard deviation (sample std, ddof=1)::
+
+    result = mt.compare("digits", ["sgd", "momentum", "adam"], epochs=20, seeds=[0, 1, 2])
+    print(result.table())         # ranked by final validation loss
+    result.summary                # one dict per optimizer
+    result.curves                 # one dict per optimizer, seed and epoch
+
+The runs themselves are :func:`minitrain.sweep.run_config` calls, so ``jobs=N`` runs
+them in N worker processes with exactly the same results.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import statistics
+import sys
+from pathlib import Path
+
+from minitrain import runs
+
+__all__ = ["compare", "Comparison", "CompareError", "SUMMARY_COLUMNS", "CURVE_COLUMNS"]
+
+CURVE_COLUMNS = ("optimizer", "seed", "epoch", "step", "lr", "train_loss", "val_loss",
+                 "metric")
+# per optimizer; the *_mean/*_std pairs come from these names
+STATS = ("final_val_loss", "best_val_loss", "final_metric", "best_metric", "best_epoch",
+         "seconds", "steps_per_second")
+SUMMARY_COLUMNS = ("rank", "optimizer", "lr", "runs", "diverged",
+                   *(f"{s}_{m}" for s in STATS for m in ("mean", "std")))
+
+
+class CompareError(ValueError):
+    """A run of the comparison failed (not diverged: failed), or bad arguments."""
+
+
+def _lr_for(lr, name):
+    if lr is None:
+        return None
+    if isinstance(lr, dict):
+        return lr.get(name)
+    return lr
+
+
+def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_params=None,
+            epochs=None, seeds=(0,), jobs=1, out=None, progress=False, **options):
+    """Train each optimizer on the same data from the same start; tabulate the results.
+
+    Parameters
+    ----------
+    dataset : str, optional
+        A registry dataset (or give ``data="file.csv"`` and ``target=`` in ``options``).
+    optimizers : sequence of str, optional
+        Registry names; default: all of them, in :func:`minitrain.optim.names` order.
+    lr : float or dict, optional
+        One lr for every optimizer, or ``{name: lr}``; missing names get
+        :data:`minitrain.runs.DEFAULT_LR`.
+    schedule : str, optional
+        A schedule name; its ``lr``/``max_lr`` is each optimizer's lr.
+    schedule_params : dict, optional
+        Further schedule parameters (library names).
+    epochs : int, optional
+        Default: the trainer's default for the dataset.
+    seeds : sequence of int, default=(0,)
+    jobs : int, default=1
+        Worker processes (1: in this process). Timing columns are per run, and
+        runs sharing the machine slow each other down.
+    out : path, optional
+        Also write ``summary.csv``, ``curves.csv`` and (with matplotlib) ``curves.png``.
+    progress : bool, default=False
+        One line per finished run on stderr.
+    **options
+        Any other option of :func:`minitrain.runs.resolve` (hidden, batch_size,
+        n_samples, val_split, ...).
+
+    Returns
+    -------
+    Comparison
+    """
+    from minitrain import optim
+    from minitrain.sweep import _Progress, config_hash, execute
+    names = list(optimizers) if optimizers is not None else optim.names()
+    if not names:
+        raise CompareError("compare: optimizers must name at least one optimizer, got []")
+    for name in names:
+        if name not in optim.names():
+            raise CompareError(f"compare: unknown optimizer {name!r}; valid: "
+                               f"{', '.join(optim.names())}")
+    if len(set(names)) != len(names):
+        raise CompareError(f"compare: optimizers must be distinct, got {names}")
+    if isinstance(lr, dict):
+        stray = sorted(set(lr) - set(names))
+        if stray:
+            raise CompareError(f"compare: lr given for {', '.join(stray)}, which is not "
+                               f"among the optimizers ({', '.join(names)})")
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise CompareError(f"compare: seeds must be distinct and at least one, got {seeds}")
+    for key in ("optimizer", "seed"):
+        if key in options:
+            raise CompareError(f"compare: pass {key} through "
+                               f"{'optimizers' if key == 'optimizer' else 'seeds'}=")
+    configs = []
+    try:
+        for seed in seeds:
+            for name in names:
+                configs.append(runs.resolve({
+                    **options, "dataset": dataset, "optimizer": name,
+                    "lr": _lr_for(lr, name), "schedule": schedule,
+                    "schedule_params": dict(schedule_params or {}), "epochs": epochs,
+                    "seed": seed}))
+    except runs.RunError as e:
+        raise CompareError(f"compare: {e}") from None
+    if configs[0]["val_split"] <= 0:
+        raise CompareError("compare: val_split must be > 0 (the table ranks by validation "
+                           f"loss), got {configs[0]['val_split']}")
+    if jobs == 1:
+        _warm_up(configs[0], names)
+    results = {}
+    bar = _Progress(progress, len(configs), 0)
+    for res in execute(configs, jobs=jobs):
+        results[res["hash"]] = res
+        bar.update(res)
+    ordered = [results[config_hash(c)] for c in configs]
+    failed = [r for r in ordered if r["status"] == "failed"]
+    if failed:
+        cfg = failed[0]["config"]
+        raise CompareError(f"compare: {cfg['optimizer']} (seed {cfg['seed']}) failed: "
+                           f"{failed[0]['error']}")
+    comparison = Comparison(names, seeds, ordered)
+    if out is not None:
+        comparison.write(out)
+    return comparison
+
+
+def _warm_up(cfg, names):
+    """Compile (or load from Numba's cache) the kernels before any run is timed.
+
+    Otherwise the first run of each optimizer would pay for it in the time columns.
+    """
+    import numpy as np
+
+    import minitrain as mt
+    classes = cfg["loss"] in (None, "softmax_crossentropy")
+    model = mt.MLP([2, 2, 2 if classes else 1], activation=cfg["activation"],
+                   loss=cfg["loss"] or "softmax_crossentropy", dtype=cfg["dtype"])
+    X = np.zeros((2, 2))
+    y = np.array([0, 1]) if classes else np.zeros(2)
+    from minitrain.train import evaluate
+    for name in names:
+        opt = mt.optim.get(name)
+        model.loss_and_grad(X, y)
+        opt.step(model.params, model.grads)
+    evaluate(model, model.check_X(X), model.check_y(y, 2))
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else None
+
+
+class Comparison:
+    """The tables of a comparison.
+
+    Attributes
+    ----------
+    summary : list of dict
+        One row per optimizer, ranked by mean final validation loss (diverged
+        optimizers last): the columns of :data:`SUMMARY_COLUMNS`.
+    curves : list of dict
+        One row per optimizer, seed and epoch: :data:`CURVE_COLUMNS`.
+    results : list of dict
+        The raw :func:`minitrain.sweep.run_config` results, seed by seed.
+    metric : str
+        "accuracy" or "r2".
+    """
+
+    def __init__(self, optimizers, seeds, results):
+        self.optimizers, self.seeds, self.results = list(optimizers), list(seeds), results
+        self.config = results[0]["config"]
+        self.metric = next((r["summary"]["metric"] for r in results
+                            if r["summary"] and r["summary"]["metric"]), "accuracy")
+        self.curves = [
+            {"optimizer": r["config"]["optimizer"], "seed": r["config"]["seed"],
+             "epoch": row["epoch"], "step": row["step"], "lr": row["lr"],
+             "train_loss": row["train_loss"], "val_loss": row["val_loss"],
+             "metric": row["val_metric"]}
+            for r in results for row in r["history"]]
+        self.summary = self._summarise()
+
+    def _summarise(self):
+        table = []
+        for name in self.optimizers:
+            mine = [r for r in self.results if r["config"]["optimizer"] == name]
+            ok = [r for r in mine if r["status"] == "ok"]
+            per_run = {key: [] for key in STATS}
+            for r in ok:
+                hist = r["history"]
+                losses = [h["val_loss"] for h in hist]
+                best = min(range(len(hist)), key=lambda i: losses[i])
+                per_run["final_val_loss"].append(losses[-1])
+                per_run["best_val_loss"].append(losses[best])
+                per_run["final_metric"].append(hist[-1]["val_metric"])
+                per_run["best_metric"].append(max(h["val_metric"] for h in hist))
+                per_run["best_epoch"].append(hist[best]["epoch"])
+                per_run["seconds"].append(r["summary"]["seconds"])
+                per_run["steps_per_second"].append(r["summary"]["steps_per_second"])
+            row = {"optimizer": name, "lr": mine[0]["config"]["lr"], "runs": len(mine),
+                   "diverged": len(mine) - len(ok)}
+            for key, values in per_run.items():
+                row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(values)
+            table.append(row)
+
+        def rank(row):
+            loss = row["final_val_loss_mean"]
+            return (row["diverged"] > 0, math.inf if loss is None else loss)
+        table.sort(key=rank)                         # stable: ties keep the given order
+        for i, row in enumerate(table, 1):
+            row["rank"] = i
+        return [{k: row[k] for k in SUMMARY_COLUMNS} for row in table]
+
+    def table(self):
+        """The summary as aligned text, ranked by mean final validation loss."""
+        m = self.metric
+        head = ["#", "optimizer", "lr", "final val_loss", "best val_loss", f"final {m}",
+                f"best {m}", "best epoch", "time s", "steps/s"]
+        lines = []
+        for row in self.summary:
+            def pm(key, fmt=".4f"):
+                mean, std = row[f"{key}_mean"], row[f"{key}_std"]
+                if mean is None:
+                    return "-"
+                return f"{mean:{fmt}}" + ("" if std is None else f" ± {std:{fmt}}")
+            cells = [str(row["rank"]), row["optimizer"], f"{row['lr']:g}",
+                     pm("final_val_loss"), pm("best_val_loss"), pm("final_metric"),
+                     pm("best_metric"), pm("best_epoch", ".1f"), pm("seconds", ".3f"),
+                     pm("steps_per_second", ",.0f")]
+            if row["diverged"]:
+                cells[1] += f" (diverged {row['diverged']}/{row['runs']})"
+            lines.append(cells)
+        widths = [max(len(c[i]) for c in [head, *lines]) for i in range(len(head))]
+        right = range(2, len(head))
+        text = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                for cells in [head, *lines]]
+        cfg = self.config
+        seeds = ",".join(map(str, self.seeds))
+        title = (f"{cfg['dataset'] or Path(cfg['data']).name}: {cfg['epochs']} epochs, batch "
+                 f"{cfg['batch_size']}, hidden {','.join(map(str, cfg['hidden']))}, schedule "
+                 f"{cfg['schedule'] or 'none'}, seeds {seeds}")
+        note = ("mean ± std over seeds" if len(self.seeds) > 1 else "one seed") + \
+            "; ranked by final validation loss"
+        return "\n".join([title, note, *text])
+
+    def write(self, out):
+        """Write ``summary.csv``, ``curves.csv`` and, with matplotlib, ``curves.png``.
+
+        Returns the list of paths written (``curves.png`` is missing from it when
+        matplotlib is not installed).
+        """
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(out / "summary.csv", SUMMARY_COLUMNS, self.summary)
+        _write_csv(out / "curves.csv", CURVE_COLUMNS, self.curves)
+        written = [out / "summary.csv", out / "curves.csv"]
+        if self.plot(out / "curves.png"):
+            written.append(out / "curves.png")
+        return written
+
+    def plot(self, path):
+        """Train and validation loss (mean, band ± std over seeds) and lr per epoch.
+
+        Returns False, drawing nothing, when matplotlib is not installed.
+        """
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return False
+        import numpy as np
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+        panels = (("train_loss", "train loss"), ("val_loss", "validation loss"), ("lr", "lr"))
+        for i, name in enumerate(self.optimizers):
+            rows = [r for r in self.curves if r["optimizer"] == name]
+            if not rows:
+                continue
+            epochs = sorted({r["epoch"] for r in rows})
+            for ax, (key, label) in zip(axes, panels):
+                by_epoch = [[r[key] for r in rows if r["epoch"] == e] for e in epochs]
+                mean = np.array([np.mean(v) for v in by_epoch])
+                std = np.array([np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in by_epoch])
+                ax.plot(epochs, mean, color=f"C{i}", label=name, lw=1.4)
+                if key != "lr" and std.any():
+                    ax.fill_between(epochs, mean - std, mean + std, color=f"C{i}",
+                                    alpha=0.2, lw=0)
+                ax.set_title(label)
+                ax.set_xlabel("epoch")
+        for ax in axes:
+            ax.set_yscale("log")
+        axes[0].legend(fontsize=8)
+        fig.suptitle(self.table().splitlines()[0], fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return True
+
+
+def _write_csv(path, columns, rows):
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
+    os.replace(tmp, path)
+
+
+class _CallableModule(type(os)):
+    """``mt.compare`` is this module once ``minitrain.compare`` is imported; calling
+    the module calls :func:`compare`."""
+
+    def __call__(self, *args, **kwargs):
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
