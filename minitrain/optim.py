@@ -196,7 +196,8 @@ class Optimizer:
         dtype = None if d["dtype"] is None else np.dtype(d["dtype"])
         if dtype is not None and dtype not in _DTYPES:
             raise ValueError(f"{owner}.load_state_dict: unsupported dtype {dtype}")
-        if self._shape is not None and (shape, dtype) != (self._shape, self._dtype):
+        if (self._shape is not None and shape is not None
+                and (shape, dtype) != (self._shape, self._dtype)):
             raise ValueError(f"{owner}.load_state_dict: state is for shape {shape} {dtype}, "
                              f"this optimizer has {self._shape} {self._dtype}")
         for name in d["hyperparameters"]:
@@ -226,6 +227,8 @@ class Optimizer:
         self._params = self._grads = None
         if shape is not None:
             self._adopt(shape, dtype)
+        else:                         # a state saved before the first step: start afresh
+            self._shape = self._dtype = None
 
     def __repr__(self):
         hp = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

@@ -39,7 +39,7 @@ DEFAULTS = {
     "hidden": [64, 64], "activation": "relu", "loss": None, "dtype": "float32",
     "optimizer": "nadam", "schedule": None, "schedule_params": {},
     "epochs": 40, "batch_size": 32, "val_split": 0.2, "test_split": 0.2, "seed": 0,
-    "early_stopping": False, "patience": 10, "min_delta": 0.0,
+    "early_stopping": False, "patience": 10, "min_delta": 0.0, "on_diverge": "stop",
 }
 
 
@@ -226,7 +226,7 @@ def fit_run(cfg, out, *, resume=False, force=False, progress=True):
                          batch_size=cfg["batch_size"], schedule=schedule, seed=cfg["seed"],
                          early_stopping=early, checkpoint=model_path,
                          resume=model_path if resume else None, progress=progress,
-                         extra=extra)
+                         extra=extra, on_diverge=cfg["on_diverge"])
     finally:
         if history is None and model_path.exists():   # interrupted or diverged
             saved = ckpt.load(model_path)

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from minitrain import checkpoint as ckpt
-from minitrain._validation import check_int, check_number, check_range
+from minitrain._validation import check_choice, check_int, check_number, check_range
 
 HISTORY_COLUMNS = ("epoch", "step", "lr", "momentum", "train_loss", "val_loss",
                    "val_metric", "seconds")
@@ -236,7 +236,7 @@ def _momentum_of(optimizer):
 
 def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=None, seed=0,
         early_stopping=None, checkpoint=None, resume=None, callbacks=(), progress=True,
-        extra=None):
+        extra=None, on_diverge="stop", log=None):
     """Train ``model`` with ``optimizer`` for ``epochs`` epochs (in total, when resuming).
 
     Parameters
@@ -268,6 +268,14 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
         Progress bar on a terminal, one line per epoch otherwise (stderr).
     extra : dict, optional
         JSON-able (or array) data stored in every checkpoint (e.g. the scaler).
+    on_diverge : {"stop", "rollback"}, default="stop"
+        "stop" raises :class:`TrainingDiverged`. "rollback" restores the state of the
+        last completed epoch (parameters, optimizer, schedule, counters), halves the
+        learning rate from then on (the history's lr column shows it) and carries on;
+        after 3 rollbacks the next divergence raises.
+    log : callable, optional
+        Receives one-line notices (rollbacks); default: print to stderr when
+        ``progress`` is on.
 
     Returns
     -------
@@ -282,6 +290,9 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
         On SIGINT/SIGTERM, after saving the checkpoint.
     """
     epochs = check_int("epochs", epochs, 1, owner="fit")
+    check_choice("on_diverge", on_diverge, ("stop", "rollback"), owner="fit")
+    if log is None:
+        log = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
     batch_size = check_int("batch_size", batch_size, 1, owner="fit")
     seed = check_int("seed", seed, 0, owner="fit")
     X, Y = _as_arrays(model, train, "train")
@@ -290,11 +301,12 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
     n_batches = -(-n // batch_size)
     metric_name = "accuracy" if model.is_classifier else "r2"
     history = History(metric_name=metric_name)
-    run = {"epoch": 0, "batch": 0, "step": 0, "loss_sum": 0.0, "loss_count": 0}
+    run = {"epoch": 0, "batch": 0, "step": 0, "loss_sum": 0.0, "loss_count": 0,
+           "lr_scale": 1.0, "rollbacks": 0}
     if resume is not None:
         state = ckpt.load(resume)
         _restore(state, model, optimizer, schedule, early_stopping, n, batch_size, seed, resume)
-        run = dict(state["trainer"]["run"])
+        run = {"lr_scale": 1.0, "rollbacks": 0, **state["trainer"]["run"]}
         history = History(state["history"], metric_name)
 
     def save(path):
@@ -312,65 +324,112 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
     _warm_up(model, optimizer, X, Y)
     bar = _Progress(progress, epochs, n_batches)
     params, grads = model.params, model.grads
-    stop = False
-    with _StopRequest() as request:
-        while run["epoch"] < epochs and not stop:
-            epoch = run["epoch"]
-            perm = np.random.default_rng([seed, epoch]).permutation(n)
-            started = time.perf_counter()
-            lr = optimizer.lr
-            for b in range(run["batch"], n_batches):
-                step = run["step"]
-                if schedule is not None:
-                    lr = optimizer.lr = schedule.lr(step)
-                    m = schedule.momentum(step)
-                    if m is not None:
-                        optimizer.set_momentum(m)
-                idx = perm[b * batch_size:(b + 1) * batch_size]
-                loss = model._loss_and_grad(X, Y, idx)
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(epoch + 1, step + 1, loss, lr)
-                optimizer.step(params, grads)
-                run["step"] = step + 1
-                run["batch"] = b + 1
-                run["loss_sum"] += loss * idx.shape[0]
-                run["loss_count"] += idx.shape[0]
-                if request.signum is not None:
-                    break
-                if bar.tty:
-                    bar.batch(epoch, b + 1, run["loss_sum"] / run["loss_count"], lr)
-            if request.signum is not None and run["batch"] < n_batches:
-                if checkpoint is not None:
-                    save(checkpoint)
-                raise Interrupted(epoch + 1, run["step"], checkpoint)
-            if not np.isfinite(params).all():
-                raise TrainingDiverged(epoch + 1, run["step"], float("nan"), lr)
-            train_loss = run["loss_sum"] / run["loss_count"]
-            val_loss = val_metric = None
-            if val is not None:
-                val_loss, val_metric = evaluate(model, *val)
-            monitored = val_loss if val_loss is not None else train_loss
-            if schedule is not None and hasattr(schedule, "observe"):
-                schedule.observe(monitored)
-            row = {"epoch": epoch + 1, "step": run["step"], "lr": float(lr),
-                   "momentum": _momentum_of(optimizer), "train_loss": train_loss,
-                   "val_loss": val_loss, "val_metric": val_metric,
-                   "seconds": time.perf_counter() - started}
-            history.rows.append(row)
-            run.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
-            bar.epoch_end(row, metric_name)
-            if early_stopping is not None and early_stopping.update(monitored, epoch + 1, params):
-                stop = True
-            for cb in callbacks:
-                stop = bool(cb(row)) or stop
+
+    def _epoch():
+        """One epoch (or the rest of one); returns True when training should stop."""
+        epoch = run["epoch"]
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        started = time.perf_counter()
+        lr = optimizer.lr
+        for b in range(run["batch"], n_batches):
+            step = run["step"]
+            if schedule is not None:
+                lr = optimizer.lr = schedule.lr(step) * run["lr_scale"]
+                m = schedule.momentum(step)
+                if m is not None:
+                    optimizer.set_momentum(m)
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            loss = model._loss_and_grad(X, Y, idx)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(epoch + 1, step + 1, loss, lr)
+            optimizer.step(params, grads)
+            run["step"] = step + 1
+            run["batch"] = b + 1
+            run["loss_sum"] += loss * idx.shape[0]
+            run["loss_count"] += idx.shape[0]
+            if request.signum is not None:
+                break
+            if bar.tty:
+                bar.batch(epoch, b + 1, run["loss_sum"] / run["loss_count"], lr)
+        if request.signum is not None and run["batch"] < n_batches:
             if checkpoint is not None:
                 save(checkpoint)
-            if request.signum is not None:
-                raise Interrupted(epoch + 1, run["step"], checkpoint)
+            raise Interrupted(epoch + 1, run["step"], checkpoint)
+        if not np.isfinite(params).all():
+            raise TrainingDiverged(epoch + 1, run["step"], float("nan"), lr)
+        train_loss = run["loss_sum"] / run["loss_count"]
+        val_loss = val_metric = None
+        if val is not None:
+            val_loss, val_metric = evaluate(model, *val)
+        monitored = val_loss if val_loss is not None else train_loss
+        if schedule is not None and hasattr(schedule, "observe"):
+            schedule.observe(monitored)
+        row = {"epoch": epoch + 1, "step": run["step"], "lr": float(lr),
+               "momentum": _momentum_of(optimizer), "train_loss": train_loss,
+               "val_loss": val_loss, "val_metric": val_metric,
+               "seconds": time.perf_counter() - started}
+        history.rows.append(row)
+        run.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
+        bar.epoch_end(row, metric_name)
+        stop = False
+        if early_stopping is not None and early_stopping.update(monitored, epoch + 1, params):
+            stop = True
+        for cb in callbacks:
+            stop = bool(cb(row)) or stop
+        if checkpoint is not None:
+            save(checkpoint)
+        if request.signum is not None:
+            raise Interrupted(epoch + 1, run["step"], checkpoint)
+        return stop
+
+    request = _StopRequest()
+    base_lr = optimizer.lr / run["lr_scale"]      # without a schedule, lr = base_lr * scale
+    stop = False
+    rollback = on_diverge == "rollback"
+    good = _snapshot(model, optimizer, schedule, early_stopping, run, history) if rollback \
+        else None
+    with request:
+        while run["epoch"] < epochs and not stop:
+            try:
+                stop = _epoch()
+            except TrainingDiverged as diverged:
+                if not rollback or run["rollbacks"] >= 3:
+                    raise
+                _rollback(good, model, optimizer, schedule, early_stopping, run, history)
+                run["rollbacks"] += 1
+                run["lr_scale"] *= 0.5
+                if schedule is None:
+                    optimizer.lr = base_lr * run["lr_scale"]
+                log(f"{diverged}; rolled back to epoch {run['epoch']} with the lr halved "
+                    f"(scale {run['lr_scale']:g}, rollback {run['rollbacks']} of 3)")
+                continue
+            if rollback:
+                good = _snapshot(model, optimizer, schedule, early_stopping, run, history)
     if early_stopping is not None and early_stopping.restore_best \
             and early_stopping.best_params is not None:
         params[:] = early_stopping.best_params
     return history
+
+
+def _snapshot(model, optimizer, schedule, early_stopping, run, history):
+    """Everything a rollback restores: the state after the last completed epoch."""
+    return {"params": model.params.copy(), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict() if schedule is not None else None,
+            "early_stopping": dict(early_stopping.state_dict()) if early_stopping else None,
+            "run": dict(run), "rows": len(history.rows)}
+
+
+def _rollback(good, model, optimizer, schedule, early_stopping, run, history):
+    model.params[:] = good["params"]
+    optimizer.load_state_dict(good["optimizer"])
+    if schedule is not None:
+        schedule.load_state_dict(good["schedule"])
+    if early_stopping is not None:
+        early_stopping.load_state_dict(good["early_stopping"])
+    keep = {k: run[k] for k in ("lr_scale", "rollbacks")}
+    run.clear()
+    run.update(good["run"], **keep)
+    del history.rows[good["rows"]:]
 
 
 def _warm_up(model, optimizer, X, Y):

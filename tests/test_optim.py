@@ -275,3 +275,19 @@ def test_docstrings_have_the_sections(cls):
 def test_doctests():
     result = doctest.testmod(optim, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 10
+
+
+def test_load_state_dict_of_an_unstepped_optimizer_resets_it():
+    """Rolling back to a state saved before the first step starts the optimizer afresh."""
+    fresh = mt.optim.get("adam", lr=0.1)
+    saved = fresh.state_dict()
+    p, g = np.ones(4), np.full(4, 0.5)
+    fresh.step(p, g)
+    fresh.load_state_dict(saved)
+    assert fresh.t == 0 and fresh.state == {}
+    q = np.ones(3, np.float32)                   # any shape and dtype is accepted again
+    fresh.step(q, np.full(3, 0.5, np.float32))
+    reference = mt.optim.get("adam", lr=0.1)
+    r = np.ones(3, np.float32)
+    reference.step(r, np.full(3, 0.5, np.float32))
+    np.testing.assert_array_equal(q, r)

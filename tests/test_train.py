@@ -187,3 +187,47 @@ def test_bad_arguments(blobs):
         mt.fit(model, opt, 5, epochs=1)
     with pytest.raises(ValueError, match="must have 4 features"):
         mt.fit(model, opt, (np.zeros((3, 2)), [0, 1, 2]), epochs=1)
+
+
+def test_rollback_halves_lr_and_recovers(blobs):
+    train, val = blobs
+    model = mt.MLP([4, 32, 3], activation="relu", dtype="float64", seed=0)
+    opt = mt.optim.get("sgd", lr=0.5)
+    notes = []
+    calls = {"n": 0}
+    original = model._loss_and_grad
+
+    def poisoned(X, Y, idx):        # one NaN loss in epoch 2, as if it had diverged
+        calls["n"] += len(idx) > 1
+        loss = original(X, Y, idx)
+        return float("nan") if calls["n"] == 7 else loss
+
+    model._loss_and_grad = poisoned
+    history = mt.fit(model, opt, train, val, epochs=3, batch_size=20, on_diverge="rollback",
+                     log=notes.append, progress=False)
+    assert len(notes) == 1 and "rolled back to epoch 1" in notes[0]
+    assert history["lr"] == [0.5, 0.25, 0.25]
+    assert history["epoch"] == [1, 2, 3] and np.isfinite(model.params).all()
+    # epochs 2-3 equal a fresh run from epoch 1's state at half the lr
+    ref = mt.MLP([4, 32, 3], activation="relu", dtype="float64", seed=0)
+    ref_opt = mt.optim.get("sgd", lr=0.5)
+    mt.fit(ref, ref_opt, train, epochs=1, batch_size=20, progress=False)
+    ref_opt.lr = 0.25
+    X, Y = ref.check_X(train[0]), ref.check_y(train[1], 100)
+    for epoch in (1, 2):
+        perm = np.random.default_rng([0, epoch]).permutation(100)
+        for b in range(5):
+            ref._loss_and_grad(X, Y, perm[b * 20:(b + 1) * 20])
+            ref_opt.step(ref.params, ref.grads)
+    np.testing.assert_array_equal(model.params, ref.params)
+
+
+def test_rollback_gives_up_after_three(blobs):
+    train, _ = blobs
+    model = mt.MLP([4, 32, 3], activation="relu", dtype="float32")
+    opt = mt.optim.get("sgd", lr=1e6)
+    notes = []
+    with pytest.raises(TrainingDiverged):
+        mt.fit(model, opt, train, epochs=20, on_diverge="rollback", log=notes.append,
+               progress=False)
+    assert len(notes) == 3
