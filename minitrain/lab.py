@@ -383,7 +383,7 @@ class Paths:
         fig = self._figure()[0]
         _save(fig, filename)
 
-    def gif(self, filename, frames=60, fps=15):
+    def gif(self, filename, frames=30, fps=8, dpi=60):
         """An animation of the paths growing step by step (matplotlib's PillowWriter)."""
         import matplotlib.pyplot as plt
         from matplotlib.animation import FuncAnimation, PillowWriter
@@ -400,7 +400,7 @@ class Paths:
 
         animation = FuncAnimation(fig, draw, frames=ks, blit=False)
         try:
-            animation.save(filename, writer=PillowWriter(fps=fps))
+            animation.save(filename, writer=PillowWriter(fps=fps), dpi=dpi)
         finally:
             plt.close(fig)
 
