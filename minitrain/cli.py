@@ -406,9 +406,18 @@ def _load_config(ctx, param, value):
     unknown = sorted(k for k in flat if k not in names or k in ("config", "resume"))
     if unknown:
         raise click.ClickException(f"{value}: unknown key(s) {', '.join(unknown)}")
+    params = {p.name: p for p in ctx.command.params}
     for key, v in flat.items():
         if key == "hidden" and isinstance(v, list):
-            flat[key] = ",".join(map(str, v))
+            v = flat[key] = ",".join(map(str, v))
+        if isinstance(v, (dict, list)) and key not in ("boundaries", "values"):
+            raise click.ClickException(f"{value}: {key} must be a single value, got {v!r}")
+        try:
+            converted = params[key].type_cast_value(ctx, v)
+            if params[key].callback is not None:
+                params[key].callback(ctx, params[key], converted)
+        except click.BadParameter as e:
+            raise click.ClickException(f"{value}: {key}: {e.message}") from None
     ctx.default_map = {**(ctx.default_map or {}), **flat}
     return value
 
@@ -578,6 +587,13 @@ def fit_command(ctx, **opts):
             cfg = runs.resolve({k: v for k, v in cfg.items()})
             out = resume
         else:
+            if opts["dataset"] is not None:
+                from minitrain import data
+                if opts["dataset"] not in data.names():
+                    raise click.BadParameter(
+                        f"unknown dataset {opts['dataset']!r}; valid: "
+                        f"{', '.join(data.names())} (or a CSV file with --data)",
+                        ctx, param_hint="'--dataset'")
             _check_optimizer_flags(ctx, opts["optimizer"],
                                    [k for k in OPTIMIZER_FLAGS if opts[k] is not None])
             cfg = {k: opts[k] for k in RUN_KEYS}

@@ -152,7 +152,7 @@ def test_predict_regression_in_target_units(tmp_path, cache):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--dataset", "nope"], 1, "unknown dataset"),
+    (["--dataset", "nope"], 2, "unknown dataset 'nope'; valid: iris"),
     (["--dataset", "moons", "--optimizer", "sgd", "--beta1", "0.8"], 2,
      "--beta1 is not a hyperparameter of sgd"),
     (["--dataset", "moons", "--lr", "-1"], 2, "Invalid value for '--lr'"),
