@@ -1,0 +1,73 @@
+"""Sweep throughput: the same 8 digits configs with 1 worker and with 2 workers.
+
+    python scripts/bench_sweep.py [--epochs 20] [--hidden 256,256] [--repeats 3]
+
+"1 worker" is ``--jobs 1`` (runs one after another in this process); "2 workers" is
+``--jobs 2`` (two loky worker processes, one BLAS and one Numba thread each). Every
+timing is a whole ``mt.sweep`` call into an empty directory, so the 2-worker time
+includes starting the workers, importing minitrain there and loading the Numba cache
+(the first repeat starts the processes; loky reuses them afterwards, as it does
+within one sweep). The table shows the median of the repeats; the target on a
+2-core machine is a speed-up of at least 1.7x. The results of both are compared
+bit for bit (params_sha256 of every run).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import minitrain as mt
+from minitrain.sweep import expand
+
+
+def grid(epochs, hidden):
+    return {"dataset": "digits", "epochs": epochs, "hidden": hidden,
+            "optimizer": ["adam", "nadam", "momentum", "rmsprop"], "seed": [0, 1]}
+
+
+def timed_sweep(g, jobs):
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        result = mt.sweep(g, out, jobs=jobs, progress=False)
+        seconds = time.perf_counter() - started
+    assert not result.failed and result.ran == len(result.configs)
+    return seconds, {r["hash"]: r["summary"]["params_sha256"] for r in result.results}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--hidden", default="256,256")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    hidden = [int(h) for h in args.hidden.split(",")]
+    g = grid(args.epochs, hidden)
+    load_before = os.getloadavg()[0]
+    n = len(expand(g))
+    mt.data.load("digits")                       # fill the dataset cache first
+    timed_sweep({**g, "epochs": 1, "seed": 0}, 1)   # and the Numba cache
+    times = {1: [], 2: []}
+    hashes = {}
+    for _ in range(args.repeats):
+        for jobs in (1, 2):
+            seconds, hashes[jobs] = timed_sweep(g, jobs)
+            times[jobs].append(seconds)
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    print(f"sweep throughput: {n} configs of digits (hidden {args.hidden}, {args.epochs} "
+          f"epochs, batch 32), {os.cpu_count()} cores, median of {args.repeats}; 1-min load "
+          f"average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
+    print(f"{'workers':>8}  {'seconds':>8}  {'runs/min':>8}  {'speed-up':>8}  all repeats (s)")
+    for jobs, median in ((1, one), (2, two)):
+        runs = " ".join(f"{t:.2f}" for t in times[jobs])
+        print(f"{jobs:>8}  {median:>8.2f}  {60 * n / median:>8.1f}  {one / median:>7.2f}x  "
+              f"{runs}")
+    same = hashes[1] == hashes[2]
+    print(f"results identical (params_sha256 of all {n} runs): {same}")
+    print(f"target >= 1.7x: {'met' if one / two >= 1.7 else 'NOT met'} ({one / two:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

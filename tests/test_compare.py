@@ -1,0 +1,196 @@
+"""`minitrain compare` / mt.compare: same start and batches per seed, tables, files, CLI."""
+import csv
+import hashlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import minitrain as mt
+from minitrain.cli import cli
+from minitrain.compare import CompareError
+from minitrain.nn import MLP
+
+OPTS = ["sgd", "momentum", "adam", "rmsprop"]
+SMALL = dict(epochs=3, hidden=[8])
+TIMING = ("seconds_mean", "seconds_std", "steps_per_second_mean", "steps_per_second_std")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def cache(cache_dir, monkeypatch):
+    monkeypatch.setenv("MINITRAIN_CACHE", str(cache_dir))
+
+
+def untimed(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def test_same_initial_weights_and_batches_within_a_seed(monkeypatch):
+    seen = {}                       # id(model) -> [params sha at first call, batch, batch...]
+    alive = []
+    original = MLP._loss_and_grad
+
+    def spy(self, X, Y, idx):
+        # iris runs (4 features), not compare's warm-up model; fit may warm up on one row
+        if self.layer_sizes[0] == 4 and len(idx) > 1:
+            log = seen.setdefault(id(self), [])
+            alive.append(self)                        # so that no id is reused
+            if not log:
+                log.append(hashlib.sha256(self.params.tobytes()).hexdigest())
+            log.append(idx.tobytes())
+        return original(self, X, Y, idx)
+
+    monkeypatch.setattr(MLP, "_loss_and_grad", spy)
+    result = mt.compare("iris", OPTS, seeds=[0, 1], **SMALL)
+    runs = list(seen.values())
+    assert len(runs) == 2 * len(OPTS)       # seed by seed, optimizers in the given order
+    seed0, seed1 = runs[:len(OPTS)], runs[len(OPTS):]
+    for group in (seed0, seed1):
+        assert all(r == group[0] for r in group)           # weights and every minibatch
+        assert len(group[0]) == 1 + 3 * -(-90 // 32)
+    assert seed0[0][0] != seed1[0][0] and seed0[0][1:] != seed1[0][1:]
+    # the shared start is the seed's model: MLP(..., seed=seed)
+    for seed, group in ((0, seed0), (1, seed1)):
+        start = MLP([4, 8, 3], seed=seed).params
+        assert group[0][0] == hashlib.sha256(start.tobytes()).hexdigest()
+    # and the optimizers did end in different places
+    finals = {r["summary"]["params_sha256"] for r in result.results[:len(OPTS)]}
+    assert len(finals) == len(OPTS)
+
+
+def test_summary_is_the_mean_and_std_of_the_curves():
+    result = mt.compare("iris", OPTS, seeds=[0, 1, 2], **SMALL)
+    curves = result.curves
+    assert len(curves) == len(OPTS) * 3 * 3
+    assert list(curves[0]) == ["optimizer", "seed", "epoch", "step", "lr", "train_loss",
+                               "val_loss", "metric"]
+    expected = {}
+    for name in OPTS:
+        per_seed = [[r for r in curves if r["optimizer"] == name and r["seed"] == s]
+                    for s in (0, 1, 2)]
+        final = np.array([rows[-1]["val_loss"] for rows in per_seed])
+        best = np.array([min(r["val_loss"] for r in rows) for rows in per_seed])
+        best_metric = np.array([max(r["metric"] for r in rows) for rows in per_seed])
+        expected[name] = (final.mean(), final.std(ddof=1), best.mean(), best.std(ddof=1),
+                          best_metric.mean())
+    for row in result.summary:
+        mean, std, bmean, bstd, bmetric = expected[row["optimizer"]]
+        assert row["final_val_loss_mean"] == pytest.approx(mean, rel=1e-12)
+        assert row["final_val_loss_std"] == pytest.approx(std, rel=1e-9)
+        assert row["best_val_loss_mean"] == pytest.approx(bmean, rel=1e-12)
+        assert row["best_val_loss_std"] == pytest.approx(bstd, rel=1e-9)
+        assert row["best_metric_mean"] == pytest.approx(bmetric, rel=1e-12)
+        assert row["runs"] == 3 and row["diverged"] == 0
+    ranked = [r["optimizer"] for r in result.summary]
+    assert ranked == sorted(OPTS, key=lambda n: expected[n][0])
+    assert [r["rank"] for r in result.summary] == [1, 2, 3, 4]
+    assert {r["lr"] for r in result.summary if r["optimizer"] == "sgd"} == \
+        {mt.runs.DEFAULT_LR["sgd"]}
+
+
+def test_rerun_gives_identical_tables(tmp_path):
+    a = mt.compare("iris", OPTS, seeds=[0, 1], out=tmp_path / "a", **SMALL)
+    b = mt.compare("iris", OPTS, seeds=[0, 1], out=tmp_path / "b", **SMALL)
+    assert a.curves == b.curves
+    assert untimed(a.summary) == untimed(b.summary)
+    assert (tmp_path / "a/curves.csv").read_bytes() == (tmp_path / "b/curves.csv").read_bytes()
+    lines = [(tmp_path / d / "summary.csv").read_text().splitlines() for d in "ab"]
+    assert len(lines[0]) == len(OPTS) + 1 and lines[0][0] == lines[1][0]
+    assert (tmp_path / "a/curves.png").stat().st_size > 10_000
+
+
+def test_worker_processes_give_the_same_tables():
+    serial = mt.compare("iris", ["sgd", "adam"], seeds=[0, 1], **SMALL)
+    parallel = mt.compare("iris", ["sgd", "adam"], seeds=[0, 1], jobs=2, **SMALL)
+    assert parallel.curves == serial.curves
+    assert untimed(parallel.summary) == untimed(serial.summary)
+
+
+def test_lr_per_optimizer_and_schedule():
+    result = mt.compare("iris", ["sgd", "adam"], lr={"adam": 0.02}, schedule="cosine",
+                        schedule_params={"warmup_steps": 3}, **SMALL)
+    lrs = {r["optimizer"]: r["lr"] for r in result.summary}
+    assert lrs == {"sgd": mt.runs.DEFAULT_LR["sgd"], "adam": 0.02}
+    sched = mt.schedules.get("cosine", lr=0.02, total_steps=3 * 3, warmup_steps=3)
+    adam = [r for r in result.curves if r["optimizer"] == "adam"]
+    # history lr = the lr of the epoch's last step
+    assert [r["lr"] for r in adam] == [sched.lr(r["step"] - 1) for r in adam]
+
+
+def test_a_diverging_optimizer_is_ranked_last():
+    result = mt.compare("iris", ["sgd", "adam"], lr={"sgd": 1e6}, **SMALL)
+    assert [r["optimizer"] for r in result.summary] == ["adam", "sgd"]
+    assert result.summary[1]["diverged"] == 1 and result.summary[1]["final_val_loss_mean"] \
+        is None
+    assert "sgd (diverged 1/1)" in result.table()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(optimizers=["adam", "lion"]), "unknown optimizer 'lion'"),
+    (dict(optimizers=["adam", "adam"]), "must be distinct"),
+    (dict(optimizers=["adam"], lr={"sgd": 0.1}), "lr given for sgd"),
+    (dict(optimizers=["adam"], seeds=[]), "seeds must be distinct"),
+    (dict(optimizers=["adam"], val_split=0.0), "val_split must be > 0"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(CompareError) as info:
+        mt.compare("iris", **kwargs)
+    assert message in str(info.value)
+
+
+def test_mt_compare_is_callable_after_importing_the_module():
+    import importlib
+    module = importlib.import_module("minitrain.compare")
+    assert callable(module) and callable(mt.compare)
+
+
+# ----------------------------------------------------------------------- CLI
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_cli_prints_the_ranked_table_and_writes_the_files(tmp_path):
+    out = tmp_path / "cmp"
+    result = invoke("compare", "-d", "iris", "-o", "sgd,adam", "--lr", "adam=0.02,0.05",
+                    "-e", 3, "--hidden", "8", "--seeds", "0,1", "--out", out)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("iris: 3 epochs, batch 32, hidden 8, schedule none, seeds 0,1")
+    assert "final val_loss" in lines[2] and "±" in lines[3]
+    assert {lines[3].split()[1], lines[4].split()[1]} == {"sgd", "adam"}
+    with open(out / "summary.csv") as f:
+        rows = {r["optimizer"]: r for r in csv.DictReader(f)}
+    assert float(rows["adam"]["lr"]) == 0.02 and float(rows["sgd"]["lr"]) == 0.05
+    with open(out / "curves.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2 * 2 * 3
+    assert (out / "curves.png").exists()
+    again = invoke("compare", "-d", "iris", "-o", "adam", "-e", 1, "--out", out)
+    assert again.exit_code == 1 and "already holds a comparison" in again.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-o", "adam,lion"), "unknown optimizer 'lion'"),
+    (("-o", "adam", "--lr", "sgd=0.1"), "names sgd, which --optimizers does not"),
+    (("--seeds", "0,0"), "must be distinct integers"),
+    (("--pct-start", "0.3"), "need(s) --schedule"),
+    (("--schedule", "cosine", "--pct-start", "0.3"), "is not an option of schedule"),
+    (("--schedule", "onecycle", "--pct-start", "2"), "pct_start"),
+])
+def test_cli_bad_options_exit_2(tmp_path, args, message):
+    result = invoke("compare", "-d", "iris", "-e", 1, "--out", tmp_path / "x", *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_bad_data_exits_1_with_one_line(tmp_path):
+    result = invoke("compare", "--data", tmp_path / "missing.csv", "-o", "adam", "-e", 1,
+                    "--out", tmp_path / "x")
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert result.output.count("\n") == 1 and "missing.csv" in result.output
