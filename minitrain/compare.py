@@ -120,6 +120,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     if configs[0]["val_split"] <= 0:
         raise CompareError("compare: val_split must be > 0 (the table ranks by validation "
                            f"loss), got {configs[0]['val_split']}")
+    runs.load_data(configs[0])       # a missing file or unknown dataset: fail before training
     if jobs == 1:
         _warm_up(configs[0], names)
     results = {}

@@ -211,19 +211,11 @@ def suggestions(lrs, smoothed, skip=10):
 
 
 def _save(model, optimizer):
-    state = optimizer.state_dict()
-    return {"params": model.params.copy(), "grads": model.grads.copy(), "optimizer": state,
-            "fresh": state["shape"] is None}
+    return {"params": model.params.copy(), "grads": model.grads.copy(),
+            "optimizer": optimizer.state_dict()}
 
 
 def _restore(model, optimizer, saved):
     model.params[:] = saved["params"]
     model.grads[:] = saved["grads"]
-    if saved["fresh"]:
-        # An optimizer that had never stepped: load_state_dict refuses a state without
-        # buffers once buffers exist, so become a fresh optimizer again instead.
-        fresh = type(optimizer)(**saved["optimizer"]["hyperparameters"])
-        vars(optimizer).clear()
-        vars(optimizer).update(vars(fresh))
-    else:
-        optimizer.load_state_dict(saved["optimizer"])
+    optimizer.load_state_dict(saved["optimizer"])    # also an optimizer that never stepped
