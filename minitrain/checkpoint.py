@@ -83,6 +83,9 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":         # every .npz is a zip archive
+            raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip file)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
