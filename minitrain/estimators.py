@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import copy
 import numbers
+import sys
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from minitrain import optim, schedules
 from minitrain._validation import check_choice, check_int, check_range
@@ -126,7 +127,11 @@ class _MinitrainEstimator(BaseEstimator):
         1.9 has no tag for this: pass it as ``parametrize_with_checks(...,
         expected_failed_checks=lambda est: est.expected_failed_checks())``.
         """
-        return dict(self.FLOAT32_EXPECTED_FAILED_CHECKS) if self.dtype == "float32" else {}
+        try:
+            float32 = self.dtype is not None and np.dtype(self.dtype) == np.float32
+        except TypeError:
+            float32 = False
+        return dict(self.FLOAT32_EXPECTED_FAILED_CHECKS) if float32 else {}
 
     def __init__(self, hidden_layer_sizes=(64,), activation="relu", optimizer="adam",
                  lr=None, optimizer_params=None, schedule=None, schedule_params=None,
@@ -184,7 +189,6 @@ class _MinitrainEstimator(BaseEstimator):
         if "lr" in (self.optimizer_params or {}):
             raise ValueError(f"{owner}: give the learning rate as lr=, not in "
                              "optimizer_params")
-        return activation
 
     # -- building the pieces ----------------------------------------------------------
     def _learning_rate(self):
@@ -193,7 +197,7 @@ class _MinitrainEstimator(BaseEstimator):
 
     def _build(self, X, loss, n_out, seed):
         """model_, optimizer_, schedule_ and the counters, for a fresh start on X."""
-        activation = self._check_params()
+        activation = ACTIVATION_ALIASES.get(self.activation, self.activation)
         self._seed = seed
         dtype = X.dtype if self.dtype is None else self.dtype
         self.model_ = MLP([X.shape[1], *self._hidden(), n_out], activation=activation,
@@ -264,6 +268,8 @@ class _MinitrainEstimator(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: partial_fit does not support "
                              "early_stopping=True (there is no validation set to watch)")
         first = not hasattr(self, "model_")
+        if first:
+            self._check_params()
         X, y = self._validate(X, y, reset=first)
         Y, loss, n_out = self._targets(y, first=first, classes=classes)
         if first:
@@ -273,9 +279,12 @@ class _MinitrainEstimator(BaseEstimator):
         schedule = None if self.schedule_ is None else _FromStep(self.schedule_, step)
         history = train_fit(self.model_, self.optimizer_, (X[rows], Y[rows]), epochs=1,
                             batch_size=self.batch_size, schedule=schedule, seed=self._seed,
-                            progress=bool(self.verbose))
+                            progress=False)
         row = dict(history.rows[0], epoch=epoch + 1, step=step + history.rows[0]["step"])
         self.history_.rows.append(row)
+        if self.verbose:
+            print(f"epoch {row['epoch']}  step {row['step']}  train_loss "
+                  f"{row['train_loss']:.4f}  lr {row['lr']:.3g}", file=sys.stderr)
         self._step = row["step"]
         self._set_curves(None)
         return self
@@ -289,6 +298,9 @@ class _MinitrainEstimator(BaseEstimator):
         else:
             self.validation_loss_curve_ = None
             self.best_loss_ = float(min(self.loss_curve_))
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
 
     def _outputs(self, X):
         """Outputs of the network's last layer for checked X, as float64."""
@@ -361,9 +373,9 @@ class MinitrainClassifier(ClassifierMixin, _MinitrainEstimator):
     dtype : {None, "float32", "float64"}, default=None
         Precision of the network's parameters and arithmetic. None follows ``X`` as
         scikit-learn's MLP does: float32 data trains in float32, anything else in
-        float64. ``"float32"`` is about twice as fast; its predictions for one row and
-        for many rows can differ in the 7th digit (BLAS sums a one-row product in
-        another order).
+        float64. With ``"float32"`` a prediction for one row and for the same row in a
+        batch can differ in the 7th digit (BLAS sums a one-row product in another
+        order).
     verbose : bool, default=False
         Print one line per epoch (on stderr).
 
@@ -401,11 +413,7 @@ class MinitrainClassifier(ClassifierMixin, _MinitrainEstimator):
 
     def _targets(self, y, first, classes=None):
         owner = type(self).__name__
-        check_classification_targets(y)
-        if type_of_target(y) not in ("binary", "multiclass"):
-            raise ValueError(f"{owner}: y must hold one label per sample (binary or "
-                             f"multiclass), got {type_of_target(y)}")
-        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)             # y is 1-D here (validate_data)
         if first:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
             if len(self.classes_) < 2:

@@ -102,6 +102,7 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_expected_failures_only_for_float32():
     assert MinitrainClassifier().expected_failed_checks() == {}
     assert MinitrainRegressor(dtype="float64").expected_failed_checks() == {}
+    assert MinitrainRegressor(dtype=np.float32).expected_failed_checks() != {}
     reasons = MinitrainRegressor(dtype="float32").expected_failed_checks()
     assert set(reasons) == {"check_methods_subset_invariance"}
     assert all(len(r) > 20 for r in reasons.values())
@@ -131,6 +132,7 @@ def test_pipeline_gridsearch_digits():
     assert search.best_estimator_[-1].n_iter_ == 8
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_drop_in_for_mlpclassifier():
     """The issue's 'done when': swap MLPClassifier for the nadam + onecycle estimator."""
     from sklearn.neural_network import MLPClassifier
@@ -220,6 +222,17 @@ def test_partial_fit_after_fit_continues_optimizer_state():
     assert two.model_.params.tobytes() == four.model_.params.tobytes()
     assert two.optimizer_.t == four.optimizer_.t == 4 * 4
     assert two.history_["epoch"] == [1, 2, 3, 4]
+
+
+def test_partial_fit_past_the_schedule_end_and_refit():
+    X, y = blobs()
+    clf = MinitrainClassifier(schedule="onecycle", lr=0.01, epochs=2, random_state=0)
+    for _ in range(3):                       # one epoch more than the schedule spans
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    final = clf.schedule_.lr(clf.schedule_.total_steps - 1)
+    assert clf.history_["lr"][-1] == final and clf.n_iter_ == 3
+    clf.fit(X, y)                            # fit starts afresh: nothing carried over
+    assert clf.n_iter_ == 2 and clf.optimizer_.t == 2 * 4
 
 
 def test_partial_fit_rules():
@@ -397,6 +410,11 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert len(lines) == 3
     MinitrainClassifier(epochs=3).fit(X, y)
     assert capsys.readouterr().err == ""
+    clf = MinitrainClassifier(verbose=True)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    clf.partial_fit(X, y)
+    lines = capsys.readouterr().err.splitlines()
+    assert [l.split()[:2] for l in lines] == [["epoch", "1"], ["epoch", "2"]]
 
 
 @pytest.mark.parametrize("params,error,match", [
