@@ -30,9 +30,10 @@ What the estimators do not do
 * They do not standardise ``X``: put a ``StandardScaler`` in front (a ``Pipeline``).
 * :class:`MinitrainRegressor` *does* standardise ``y`` internally
   (``standardize_y=True``): the network learns ``(y - mean) / std`` and ``predict``
-  maps back. Without it a target such as diabetes' (mean 152, std 77) takes hundreds of
-  epochs just to reach its mean from a network that starts near 0. The losses in
-  ``loss_curve_`` are then in standardised units.
+  maps back. A network starts out predicting about 0; for a target such as diabetes'
+  (mean 152, std 77) the defaults then spend some 50 epochs just reaching the mean
+  (training R^2 after 100 epochs: 0.36 with ``standardize_y=False``, 0.67 with it).
+  The losses in ``loss_curve_`` are in standardised units.
 
 Both estimators pass every scikit-learn estimator check with the default ``dtype=None``.
 ``expected_failed_checks()`` lists, with reasons, the checks that may fail otherwise
@@ -74,6 +75,7 @@ def _epoch_rows(seed, epoch, n):
     ``default_rng([seed, 0]).permutation(n)``. Handing it the rows ``X[rows]`` with
     ``rows[first] = wanted`` makes its minibatch ``X[rows][first[i]]`` equal
     ``X[wanted[i]]``: exactly the minibatches of epoch ``epoch`` of a longer run.
+    (A ``start_epoch`` argument of ``train.fit`` would make this unnecessary.)
     """
     first = np.random.default_rng([seed, 0]).permutation(n)
     wanted = np.random.default_rng([seed, epoch]).permutation(n)
