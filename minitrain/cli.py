@@ -1331,12 +1331,13 @@ def sweep_command(grid, jobs, address, out, dry_run, top, timeout, quiet):
       minitrain sweep grid.toml --address tcp://10.0.0.5:8786 --out runs/sweep
     """
     from minitrain.sweep import format_best, sweep
+    from minitrain.train import Interrupted
     try:
         result = sweep(grid, out, jobs=jobs, address=address, dry_run=dry_run,
                        progress=not quiet, timeout=timeout)
     except _experiment_errors() as e:
         raise click.ClickException(str(e)) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         click.echo(f"\nInterrupted. Finished runs are kept in {out}; run the same command "
                    "again to resume.", err=True)
         raise SystemExit(130) from None

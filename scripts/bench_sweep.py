@@ -1,6 +1,6 @@
 """Sweep throughput: the same 8 digits configs with 1 worker and with 2 workers.
 
-    python scripts/bench_sweep.py [--epochs 20] [--hidden 256,256] [--repeats 3]
+    python scripts/bench_sweep.py [--epochs 40] [--hidden 256,256] [--repeats 3]
 
 "1 worker" is ``--jobs 1`` (runs one after another in this process); "2 workers" is
 ``--jobs 2`` (two loky worker processes, one BLAS and one Numba thread each). Every
@@ -10,6 +10,10 @@ includes starting the workers, importing minitrain there and loading the Numba c
 within one sweep). The table shows the median of the repeats; the target on a
 2-core machine is a speed-up of at least 1.7x. The results of both are compared
 bit for bit (params_sha256 of every run).
+
+A control line measures what two processes can get on this machine at all: a
+pure-Python loop, 4 chunks, serial vs 2 loky processes. On a machine whose two cores
+are shared with other work the sweep cannot beat that number.
 """
 from __future__ import annotations
 
@@ -28,6 +32,26 @@ def grid(epochs, hidden):
             "optimizer": ["adam", "nadam", "momentum", "rmsprop"], "seed": [0, 1]}
 
 
+def _spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def control(n=3_000_000):
+    """Speed-up of 2 loky processes over serial on a pure-Python loop."""
+    from joblib import Parallel, delayed
+    Parallel(n_jobs=2)(delayed(_spin)(10) for _ in range(2))       # start the workers
+    started = time.perf_counter()
+    for _ in range(4):
+        _spin(n)
+    serial = time.perf_counter() - started
+    started = time.perf_counter()
+    Parallel(n_jobs=2)(delayed(_spin)(n) for _ in range(4))
+    return serial / (time.perf_counter() - started)
+
+
 def timed_sweep(g, jobs):
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
@@ -39,7 +63,7 @@ def timed_sweep(g, jobs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--hidden", default="256,256")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -66,7 +90,8 @@ def main():
               f"{runs}")
     same = hashes[1] == hashes[2]
     print(f"results identical (params_sha256 of all {n} runs): {same}")
-    print(f"target >= 1.7x: {'met' if one / two >= 1.7 else 'NOT met'} ({one / two:.2f}x)")
+    print(f"target >= 1.7x: {'met' if one / two >= 1.7 else 'NOT met'} ({one / two:.2f}x); "
+          f"control, pure-Python loop on 2 processes: {control():.2f}x")
 
 
 if __name__ == "__main__":

@@ -331,3 +331,27 @@ def test_the_example_grid_expands_as_its_comments_say():
     params = {c["schedule"]: c["schedule_params"] for c in configs}
     assert params == {None: {}, "onecycle": {"pct_start": 0.25},
                       "cosine": {"warmup_steps": 50}}
+
+
+def test_cli_interrupted_sweep_keeps_finished_runs_and_resumes(grid_file, tmp_path,
+                                                               monkeypatch):
+    import importlib
+
+    from minitrain.train import Interrupted
+    sweep_module = importlib.import_module("minitrain.sweep")
+    real, calls = sweep_module.run_config, []
+
+    def stopped_on_the_third(cfg, threads=1):        # as fit does on Ctrl-C
+        calls.append(cfg)
+        if len(calls) == 3:
+            raise Interrupted(1, 2, None)
+        return real(cfg, threads)
+
+    monkeypatch.setattr(sweep_module, "run_config", stopped_on_the_third)
+    out = tmp_path / "out"
+    result = invoke("sweep", grid_file, "--out", out, "--jobs", 1, "-q")
+    assert result.exit_code == 130 and "run the same command again to resume" in result.stderr
+    assert len(list(out.glob("*.json"))) == 2 and (out / "summary.csv").exists()
+    monkeypatch.setattr(sweep_module, "run_config", real)
+    again = invoke("sweep", grid_file, "--out", out, "--jobs", 1, "-q")
+    assert again.exit_code == 0 and "6 run now, 2 already finished" in again.stdout
