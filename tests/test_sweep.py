@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import minitrain as mt
 from minitrain import runs
 from minitrain.cli import cli
-from minitrain.sweep import (SweepError, config_hash, execute, expand, limit_threads,
+from minitrain.sweep import (SweepError, config_hash, expand, limit_threads,
                              run_config)
 
 # 8 configs: 2 optimizers x 2 lrs x 2 seeds, small and quick
