@@ -231,3 +231,29 @@ def test_rollback_gives_up_after_three(blobs):
         mt.fit(model, opt, train, epochs=20, on_diverge="rollback", log=notes.append,
                progress=False)
     assert len(notes) == 3
+
+
+@pytest.mark.parametrize("schedule_name, kwargs", [
+    ("plateau", dict(lr=0.05, factor=0.5, patience=0, threshold=0.5)),
+    ("onecycle", dict(max_lr=0.05, total_steps=4 * 7)),
+])
+def test_resume_with_schedules_is_bit_identical(schedule_name, kwargs, blobs, tmp_path):
+    train, val = blobs
+
+    def run(epochs, resume=None, checkpoint=None):
+        model, opt = new("momentum")
+        schedule = mt.schedules.get(schedule_name, **kwargs)
+        history = mt.fit(model, opt, train, val, epochs=epochs, batch_size=16,
+                         schedule=schedule, resume=resume, checkpoint=checkpoint,
+                         progress=False)
+        return model, opt, schedule, history
+
+    model, opt, schedule, full = run(4)
+    path = tmp_path / "ck.npz"
+    run(2, checkpoint=path)
+    model2, opt2, schedule2, resumed = run(4, resume=path)
+    np.testing.assert_array_equal(model2.params, model.params)
+    assert schedule2.state_dict() == schedule.state_dict()
+    assert resumed["lr"] == full["lr"] and resumed["momentum"] == full["momentum"]
+    if schedule_name == "plateau":
+        assert len(set(full["lr"])) > 1           # the plateau actually cut the lr
