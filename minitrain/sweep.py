@@ -247,12 +247,13 @@ def run_config(cfg, threads=1):
         ``hash``, ``config``, ``status`` ("ok", "diverged" or "failed"), ``error``
         (None or one line), ``history`` (one dict per finished epoch, as
         :class:`minitrain.History` rows), ``summary`` (see :data:`SUMMARY_COLUMNS`;
-        None when failed), ``threads`` (Numba and BLAS threads the run saw) and
-        ``wall_seconds``.
+        None when failed), ``threads`` (Numba and BLAS threads the run saw),
+        ``wall_seconds`` and ``cpu_seconds`` (wall well above CPU: the run waited
+        for a core).
     """
     from minitrain import __version__
     from minitrain.train import EarlyStopping, Interrupted, TrainingDiverged, fit
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = {"hash": config_hash(cfg), "config": cfg, "status": "ok", "error": None,
               "history": [], "summary": None, "minitrain": __version__}
     rows = result["history"]
@@ -283,6 +284,7 @@ def run_config(cfg, threads=1):
         message = " ".join(str(e).split()) or type(e).__name__
         result.update(status="failed", error=f"{type(e).__name__}: {message}")
     result["wall_seconds"] = time.perf_counter() - started
+    result["cpu_seconds"] = time.process_time() - cpu_started
     return result
 
 

@@ -11,7 +11,9 @@ within one sweep). The table shows the median of the repeats; the target on a
 2-core machine is a speed-up of at least 1.7x. The results of both are compared
 bit for bit (params_sha256 of every run).
 
-A control line measures what two processes can get on this machine at all: a
+"run wall/CPU" is the runs' wall time over their CPU time: about 1 when every run
+has a core to itself, about 2 when two runs share one. A control line measures what
+two processes can get on this machine at all: a
 pure-Python loop, 4 chunks, serial vs 2 loky processes. On a machine whose two cores
 are shared with other work the sweep cannot beat that number.
 """
@@ -58,7 +60,9 @@ def timed_sweep(g, jobs):
         result = mt.sweep(g, out, jobs=jobs, progress=False)
         seconds = time.perf_counter() - started
     assert not result.failed and result.ran == len(result.configs)
-    return seconds, {r["hash"]: r["summary"]["params_sha256"] for r in result.results}
+    wait = sum(r["wall_seconds"] for r in result.results) / \
+        sum(r["cpu_seconds"] for r in result.results)
+    return seconds, {r["hash"]: r["summary"]["params_sha256"] for r in result.results}, wait
 
 
 def main():
@@ -73,21 +77,24 @@ def main():
     n = len(expand(g))
     mt.data.load("digits")                       # fill the dataset cache first
     timed_sweep({**g, "epochs": 1, "seed": 0}, 1)   # and the Numba cache
-    times = {1: [], 2: []}
+    times, waits = {1: [], 2: []}, {1: [], 2: []}
     hashes = {}
     for _ in range(args.repeats):
         for jobs in (1, 2):
-            seconds, hashes[jobs] = timed_sweep(g, jobs)
+            seconds, hashes[jobs], wait = timed_sweep(g, jobs)
             times[jobs].append(seconds)
+            waits[jobs].append(wait)
     one, two = statistics.median(times[1]), statistics.median(times[2])
     print(f"sweep throughput: {n} configs of digits (hidden {args.hidden}, {args.epochs} "
           f"epochs, batch 32), {os.cpu_count()} cores, median of {args.repeats}; 1-min load "
           f"average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
-    print(f"{'workers':>8}  {'seconds':>8}  {'runs/min':>8}  {'speed-up':>8}  all repeats (s)")
+    print(f"{'workers':>8}  {'seconds':>8}  {'runs/min':>8}  {'speed-up':>8}  "
+          f"{'run wall/CPU':>12}  all repeats (s)")
     for jobs, median in ((1, one), (2, two)):
         runs = " ".join(f"{t:.2f}" for t in times[jobs])
+        wait = statistics.median(waits[jobs])
         print(f"{jobs:>8}  {median:>8.2f}  {60 * n / median:>8.1f}  {one / median:>7.2f}x  "
-              f"{runs}")
+              f"{wait:>11.2f}x  {runs}")
     same = hashes[1] == hashes[2]
     print(f"results identical (params_sha256 of all {n} runs): {same}")
     print(f"target >= 1.7x: {'met' if one / two >= 1.7 else 'NOT met'} ({one / two:.2f}x); "
