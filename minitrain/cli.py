@@ -130,6 +130,8 @@ SCHEDULE_OPTIONS = (
                                       help="exponential: whole factors only (step decay)")),
     ("boundaries", "--boundaries", dict(type=_CommaList(int), help="piecewise: e.g. 100,200")),
     ("values", "--values", dict(type=_CommaList(float), help="piecewise: e.g. 0.1,0.01,0.001")),
+    ("boundary_inclusive", "--boundary-inclusive/--boundary-exclusive",
+     dict(default=None, help="piecewise: switch at boundary+1, as Keras [exclusive]")),
     ("factor", "--factor", dict(type=float, help="plateau: lr multiplier per plateau [0.1]")),
     ("patience", "--plateau-patience",
      dict(type=int, help="plateau: bad epochs tolerated before a cut [10]")),
@@ -141,6 +143,9 @@ SCHEDULE_OPTIONS = (
     ("cooldown", "--cooldown", dict(type=int, help="plateau: epochs ignored after a cut [0]")),
     ("min_lr", "--min-lr", dict(type=float, help="plateau, cosine: lower bound [0]")),
     ("warmup_steps", "--warmup-steps", dict(type=int, help="cosine: linear warm-up steps [0]")),
+    ("periodic", "--periodic/--clamped",
+     dict(default=None, help="cosine: past the end rise again (torch) or hold min_lr "
+                             "(Keras) [--clamped]")),
 )
 
 
@@ -369,7 +374,8 @@ OPTIMIZER_FLAGS = ("momentum", "beta1", "beta2", "eps", "rho", "weight_decay", "
 RUN_KEYS = ("dataset", "data", "target", "task", "n_samples", "noise", "n_features",
             "n_classes", "hidden", "activation", "loss", "dtype", "optimizer", "lr", "schedule",
             "epochs", "batch_size", "val_split", "test_split", "seed", "early_stopping",
-            "patience", "min_delta", "on_diverge", *OPTIMIZER_FLAGS)
+            "patience", "min_delta", "on_diverge", "convention",
+            *OPTIMIZER_FLAGS)
 
 
 def _hidden(ctx, param, value):
@@ -511,6 +517,9 @@ def _summary_table(summary, metric):
 @click.option("--momentum-decay", type=click.FloatRange(min=0))
 @click.option("--initial-accumulator", type=click.FloatRange(min=0))
 @click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None)
+@click.option("--convention", type=click.Choice(["torch", "keras"]), default="torch",
+              show_default=True, help="Optimizer update rules and defaults: PyTorch's or "
+                                      "Keras 3's.")
 @click.option("--schedule", "-s", type=click.Choice(SCHEDULE_NAMES),
               help="Learning-rate schedule (see `minitrain schedules`); its options below.")
 @schedule_options

@@ -15,6 +15,14 @@ Conventions (DESIGN §4):
   Python double precision, exactly as PyTorch computes them, and only then converted.
   The kernels contain no float literals, so float32 arithmetic stays float32 (a ``1.0``
   would promote it to float64).
+- The two conventions of :mod:`minitrain.optim` (``"torch"`` and ``"keras"``) share
+  each kernel: where they differ, the kernel takes both forms as arguments and the
+  optimizer passes a neutral value (0 for an addend, 1 for a factor, which is exact)
+  for the one its convention does not use, e.g. ``eps_in``/``eps_out`` for eps inside
+  or outside a square root, ``lr_in``/``lr_out`` for the lr inside or outside a
+  momentum buffer, ``weight_decay`` (L2) and ``decay_factor`` (decoupled). Torch
+  results are bit-identical to kernels without these arguments; the loops keep no
+  extra branches, so they still vectorize.
 - ``@njit(cache=True, error_model="numpy")``: the numpy error model lets LLVM vectorize
   the loops. No fastmath: NaN and inf propagate so divergence stays visible.
 - Each kernel has a ``*_parallel`` twin compiled from the same source with
@@ -52,48 +60,69 @@ def _parallel_twin(kernel):
 
 
 @njit(**_JIT)
-def sgd_update(p, g, buf, lr, momentum, weight_decay, nesterov, first_step):
-    """SGD, with momentum and Nesterov through flags. Equations: see `minitrain.optim.SGD`."""
+def sgd_update(p, g, buf, lr_in, lr_out, momentum, weight_decay, decay_factor, nesterov,
+               first_step):
+    """SGD, with momentum and Nesterov through flags. Equations: see `minitrain.optim.SGD`.
+
+    The two conventions through arguments (no extra branches in the loop): the learning
+    rate sits outside the buffer (torch: ``lr_in = 1``, ``lr_out = lr``) or inside it
+    (keras: ``lr_in = lr``, ``lr_out = 1``); weight decay is L2 (``weight_decay``) or
+    decoupled (``decay_factor = 1 - lr*wd``); the unused one is 0 or 1, which is exact.
+    """
     for i in prange(p.shape[0]):
+        p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
         d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         if momentum != 0:
             if first_step:
-                buf[i] = d
+                buf[i] = d                             # torch: the buffer starts as g
             else:
-                buf[i] = buf[i] * momentum + d
+                buf[i] = buf[i] * momentum + lr_in * d
             if nesterov:
-                d = d + momentum * buf[i]
+                d = lr_in * d + momentum * buf[i]
             else:
                 d = buf[i]
-        p[i] -= lr * d
+            p[i] -= lr_out * d
+        else:
+            p[i] -= lr_in * lr_out * d
 
 
 @njit(**_JIT)
-def adagrad_update(p, g, s, lr, eps, weight_decay):
-    """AdaGrad. Equations: see `minitrain.optim.Adagrad`."""
+def adagrad_update(p, g, s, lr, eps_in, eps_out, weight_decay, decay_factor):
+    """AdaGrad. Equations: see `minitrain.optim.Adagrad`.
+
+    eps inside the square root (keras: ``eps_in = eps``, ``eps_out = 0``) or outside it
+    (torch: ``eps_in = 0``, ``eps_out = eps``); weight decay as in `sgd_update`.
+    """
     for i in prange(p.shape[0]):
+        p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
         d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         s[i] += d * d
-        p[i] -= lr * d / (np.sqrt(s[i]) + eps)
+        p[i] -= lr * d / (np.sqrt(s[i] + eps_in) + eps_out)
 
 
 @njit(**_JIT)
-def rmsprop_update(p, g, v, g_avg, buf, lr, rho, one_minus_rho, eps, momentum,
-                   weight_decay, centered):
-    """RMSprop, plain or centered, with optional momentum. Equations: see `minitrain.optim.RMSprop`."""
+def rmsprop_update(p, g, v, g_avg, buf, lr_in, lr_out, rho, one_minus_rho, eps_in, eps_out,
+                   momentum, weight_decay, decay_factor, centered):
+    """RMSprop, plain or centered, with optional momentum. Equations: see `minitrain.optim.RMSprop`.
+
+    Conventions through arguments as in `sgd_update` (lr inside or outside the momentum
+    buffer, decoupled or L2 weight decay) and `adagrad_update` (eps inside or outside
+    the square root).
+    """
     for i in prange(p.shape[0]):
+        p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
         d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         v[i] = v[i] * rho + one_minus_rho * d * d
         if centered:
             g_avg[i] += one_minus_rho * (d - g_avg[i])
-            denom = np.sqrt(v[i] - g_avg[i] * g_avg[i]) + eps
+            denom = np.sqrt(v[i] - g_avg[i] * g_avg[i] + eps_in) + eps_out
         else:
-            denom = np.sqrt(v[i]) + eps
+            denom = np.sqrt(v[i] + eps_in) + eps_out
         if momentum > 0:
-            buf[i] = buf[i] * momentum + d / denom
-            p[i] -= lr * buf[i]
+            buf[i] = buf[i] * momentum + lr_in * d / denom
+            p[i] -= lr_out * buf[i]
         else:
-            p[i] -= lr * d / denom
+            p[i] -= lr_in * lr_out * d / denom
 
 
 @njit(**_JIT)
@@ -103,7 +132,9 @@ def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_
 
     Weight decay through arguments, not branches (more branches in this loop stopped
     LLVM from vectorizing it): L2 ``weight_decay`` is 0 for decoupled decay, and
-    ``decay_factor`` (``1 - lr*wd``) is 1 without it.
+    ``decay_factor`` (``1 - lr*wd``) is 1 without it. The keras convention ("epsilon
+    hat") needs no flag: it passes ``step_size = lr*sqrt(bc2)/bc1`` and
+    ``bias_correction2_sqrt = 1``.
     """
     for i in prange(p.shape[0]):
         p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
@@ -119,21 +150,30 @@ def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_
 
 
 @njit(**_JIT)
-def adamax_update(p, g, m, u, step_size, one_minus_beta1, beta2, eps, weight_decay):
-    """AdaMax. Equations: see `minitrain.optim.Adamax`."""
+def adamax_update(p, g, m, u, step_size, one_minus_beta1, beta2, eps_in, eps_out,
+                  weight_decay, decay_factor):
+    """AdaMax. Equations: see `minitrain.optim.Adamax`.
+
+    eps inside the max (torch: ``eps_in = eps``, ``eps_out = 0``) or added to ``u`` in
+    the denominator (keras: ``eps_in = 0``, ``eps_out = eps``); weight decay as in
+    `sgd_update`.
+    """
     for i in prange(p.shape[0]):
+        p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
         d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         m[i] += one_minus_beta1 * (d - m[i])
-        a = np.abs(d) + eps
+        a = np.abs(d) + eps_in
         b = beta2 * u[i]
         u[i] = b if b >= a else a                      # max that propagates NaN
-        p[i] -= step_size * m[i] / u[i]
+        p[i] -= step_size * m[i] / (u[i] + eps_out)
 
 
 @njit(**_JIT)
 def nadam_update(p, g, m, v, coef_g, coef_m, one_minus_beta1, beta2, one_minus_beta2,
                  bias_correction2, eps, weight_decay, decay_factor):
     """NAdam (coefficients from the mu schedule). Equations: see `minitrain.optim.Nadam`.
+
+    Keras's Nadam is the same loop with other scalars (``momentum_decay = 1``).
 
     As in `adam_update`: ``weight_decay`` is 0 for decoupled decay, ``decay_factor`` 1
     without it.

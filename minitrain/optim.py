@@ -22,6 +22,30 @@ Adam (with AMSGrad and decoupled decay), Adamax, Nadam, AdamW. The registry name
 :func:`names`; :func:`get`, :func:`defaults`, :func:`hyperparameters` and
 :func:`describe` serve the command line.
 
+Two conventions
+---------------
+Every optimizer takes ``convention="torch"`` (the default: PyTorch's equations and
+defaults) or ``convention="keras"`` (Keras 3's). Where they differ, each class docstring
+has an "Update rule (keras)" block and lists the Keras defaults in its Notes; the
+hyperparameters whose default depends on the convention have ``None`` in the signature
+(see :func:`defaults`). The same kernel runs both (:mod:`minitrain.kernels`). What
+changes with ``"keras"``:
+
+- ``weight_decay`` is decoupled on every optimizer: ``p <- p * (1 - lr*weight_decay)``
+  with the current lr, before the update (PyTorch: L2 in the gradient);
+- SGD and RMSprop momentum keep the lr inside the buffer (they agree with PyTorch's
+  form while the lr is constant, and differ as soon as it changes);
+- eps inside the square root (Adagrad, RMSprop), "epsilon hat" (Adam, AdamW), eps
+  added to ``u`` (Adamax), Nadam's momentum schedule ``0.96**t``;
+- defaults: eps 1e-7, lr 1e-3 (SGD 0.01), Adagrad's accumulator starts at 0.1,
+  RMSprop's rho is 0.9, AdamW's weight_decay is 0.004.
+
+>>> opt = mt.optim.get("adam", convention="keras")
+>>> opt.eps, opt.convention
+(1e-07, 'keras')
+>>> parse_spec("adam@keras")
+('adam', 'keras')
+
 Schedules set momentum through :meth:`Optimizer.set_momentum`, which writes the
 hyperparameter named by the class attribute ``momentum_attr``: ``"momentum"`` for SGD
 and RMSprop, ``"beta1"`` for the Adam family, ``None`` for Adagrad (where
@@ -39,9 +63,13 @@ from minitrain import kernels
 from minitrain._validation import check_choice, check_range
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "Adamax", "Nadam", "AdamW",
-           "names", "get", "defaults", "hyperparameters", "describe", "update_rule"]
+           "CONVENTIONS", "names", "get", "defaults", "hyperparameters", "describe",
+           "update_rule", "parse_spec"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: The update-rule conventions: PyTorch's (the default) and Keras 3's.
+CONVENTIONS = ("torch", "keras")
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -63,8 +91,25 @@ def _flag(name, value, owner):
     return bool(value)
 
 
+def _decoupled_flag(opt, value):
+    """``decoupled_weight_decay``: the convention's default for None; Keras refuses False."""
+    owner = type(opt).__name__
+    if value is None:
+        return opt.convention_defaults[opt.convention]["decoupled_weight_decay"]
+    value = _flag("decoupled_weight_decay", value, owner)
+    if opt.convention == "keras" and not value:
+        raise ValueError(f"{owner}: decoupled_weight_decay must be True with "
+                         f"convention='keras' (Keras always decouples), got False")
+    return value
+
+
 class _Hyper:
-    """A validated hyperparameter attribute: assigning it (also later) runs the check."""
+    """A validated hyperparameter attribute: assigning it (also later) runs the check.
+
+    Assigning ``None`` assigns the default of the optimizer's convention (its class
+    table ``convention_defaults``); for a hyperparameter without one the check rejects
+    None.
+    """
 
     def __init__(self, check):
         self.check = check
@@ -76,6 +121,8 @@ class _Hyper:
         return self if obj is None else obj.__dict__[self.name]
 
     def __set__(self, obj, value):
+        if value is None:
+            value = obj.convention_defaults[obj.convention].get(self.name)
         obj.__dict__[self.name] = self.check(self.name, value, type(obj).__name__)
 
 
@@ -95,11 +142,15 @@ class Optimizer:
     """Base class: learning rate, step count, state buffers, array checks, state_dict.
 
     Subclasses define ``__init__`` with their hyperparameters as keyword arguments
-    (the names are read from that signature), ``_buffers()`` (the state buffers the next
-    step needs) and ``_update(p, g, kernel)`` (one kernel call).
+    (the names are read from that signature; ``convention`` is not a hyperparameter),
+    ``_buffers()`` (the state buffers the next step needs) and ``_update(p, g, kernel)``
+    (one kernel call), and list in ``convention_defaults`` the defaults of the
+    hyperparameters that are ``None`` in the signature.
 
     Attributes
     ----------
+    convention : {"torch", "keras"}
+        Whose update rule and defaults this optimizer follows (fixed at construction).
     lr : float
         Learning rate, settable before every step (validated: ``lr >= 0``).
     t : int
@@ -115,6 +166,8 @@ class Optimizer:
 
     momentum_attr = None
     hyperparameter_names: tuple = ()
+    #: convention -> defaults of the hyperparameters that are None in the signature
+    convention_defaults = {"torch": {}, "keras": {}}
     _kernel = ""              # key into kernels.KERNELS
     _state_names = ()         # every buffer this class may hold
     _scalar_state = ()        # extra scalar state saved by state_dict (Nadam: mu_product)
@@ -125,14 +178,17 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         params = inspect.signature(cls.__init__).parameters.values()
         cls.hyperparameter_names = tuple(
-            p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
+            p.name for p in params
+            if p.name not in ("self", "convention") and p.kind != p.VAR_KEYWORD)
 
-    def __init__(self, unknown):
+    def __init__(self, unknown, convention="torch"):
         if unknown:
             bad = next(iter(unknown))
             valid = ", ".join(self.hyperparameter_names)
             raise TypeError(f"{type(self).__name__}: unknown hyperparameter {bad!r}; "
                             f"valid ones are {valid}")
+        self.convention = check_choice("convention", convention, CONVENTIONS,
+                                       owner=type(self).__name__)
         self.t = 0
         self.state = {}
         self._shape = None
@@ -173,8 +229,8 @@ class Optimizer:
         self._update(params, grads, self._kernel_fn)
 
     def state_dict(self):
-        """Return hyperparameters, ``t``, scalar state and *copies* of the buffers."""
-        d = {"optimizer": type(self).__name__, "t": self.t,
+        """Return convention, hyperparameters, ``t``, scalar state and buffer *copies*."""
+        d = {"optimizer": type(self).__name__, "convention": self.convention, "t": self.t,
              "hyperparameters": self.hyperparameters(),
              "shape": self._shape, "dtype": None if self._dtype is None else self._dtype.name,
              "state": {k: v.copy() for k, v in self.state.items()}}
@@ -185,13 +241,19 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Restore a :meth:`state_dict` (hyperparameters, step count and buffer copies).
 
-        Raises ``ValueError`` naming what differs: another optimizer class, an unknown
-        or missing buffer, or a buffer whose shape or dtype disagrees.
+        Raises ``ValueError`` naming what differs: another optimizer class or
+        convention, an unknown or missing buffer, or a buffer whose shape or dtype
+        disagrees. A state without ``"convention"`` (saved before conventions existed)
+        is a torch state.
         """
         owner = type(self).__name__
         d = state_dict
         if d.get("optimizer") != owner:
             raise ValueError(f"{owner}.load_state_dict: state is for {d.get('optimizer')!r}")
+        convention = d.get("convention", "torch")
+        if convention != self.convention:
+            raise ValueError(f"{owner}.load_state_dict: state is for convention "
+                             f"{convention!r}, this optimizer uses {self.convention!r}")
         shape = None if d["shape"] is None else tuple(d["shape"])
         dtype = None if d["dtype"] is None else np.dtype(d["dtype"])
         if dtype is not None and dtype not in _DTYPES:
@@ -203,7 +265,7 @@ class Optimizer:
         for name in d["hyperparameters"]:
             if name not in self.hyperparameter_names:
                 raise ValueError(f"{owner}.load_state_dict: unknown hyperparameter {name!r}")
-        fresh = type(self)(**d["hyperparameters"])          # validates them together
+        fresh = type(self)(**d["hyperparameters"], convention=convention)   # validates
         hp = {k: v for k, v in vars(fresh).items() if k not in vars(Optimizer(None))}
         hp.pop("_params", None)
         buffers = {}
@@ -232,7 +294,8 @@ class Optimizer:
 
     def __repr__(self):
         hp = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({hp}, t={self.t})"
+        keras = ", convention='keras'" if self.convention == "keras" else ""
+        return f"{type(self).__name__}({hp}{keras}, t={self.t})"
 
     # -- internals -------------------------------------------------------------
     def _buffers(self):
@@ -241,6 +304,14 @@ class Optimizer:
 
     def _new_buffer(self, name):
         return np.zeros(self._shape, self._dtype)
+
+    def _weight_decay_args(self):
+        """(L2 weight_decay, decay_factor) for the kernel: decoupled (``1 - lr*wd``) in
+        the keras convention or with ``decoupled_weight_decay``, else L2."""
+        wd = self.weight_decay
+        if self.convention == "keras" or getattr(self, "decoupled_weight_decay", False):
+            return 0.0, 1 - self.lr * wd
+        return wd, 1.0
 
     def _adopt(self, shape, dtype):
         """Fix shape and dtype; choose the serial or parallel kernel by size."""
@@ -302,17 +373,34 @@ class SGD(Optimizer):
     ``p`` are the parameters, ``g`` the gradient, ``buf`` the momentum buffer
     (``state["buf"]``, created on the first step with ``momentum != 0``).
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p   <- p * (1 - lr * weight_decay)           (decoupled, current lr)
+        buf <- momentum * buf + lr * g               (buf starts at 0)
+        d   <- lr * g + momentum * buf               (nesterov=True)
+        d   <- buf                                   (momentum, no Nesterov)
+        d   <- lr * g                                (momentum = 0)
+        p   <- p - d
+
+    ``buf`` is Keras's momentum variable with the sign flipped (Keras stores
+    ``v = momentum*v - lr*g`` and adds it); the rounding is the same.
+
     Parameters
     ----------
-    lr : float, default=1e-3
-        Learning rate, ``>= 0``. PyTorch's default.
+    lr : float, default=1e-3 (torch) or 0.01 (keras)
+        Learning rate, ``>= 0``. The convention's default.
     momentum : float, default=0.0
         Momentum factor ``mu`` in ``[0, 1)``. Registry presets: 0.9 for ``"momentum"``
         and ``"nesterov"``.
     nesterov : bool, default=False
         Nesterov momentum; requires ``momentum > 0``.
     weight_decay : float, default=0.0
-        Coupled L2 penalty ``wd >= 0`` added to the gradient.
+        Coupled L2 penalty ``wd >= 0`` added to the gradient (torch), or decoupled decay
+        ``p *= 1 - lr*wd`` (keras).
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Attributes
     ----------
@@ -327,7 +415,11 @@ class SGD(Optimizer):
     learning rate is constant and differ as soon as a schedule changes it: PyTorch
     rescales the whole accumulated buffer by the new lr. The first buffer is ``g`` itself,
     not ``(1 - dampening) g``; minitrain has no dampening. Keras's ``weight_decay`` is
-    decoupled (``p -= lr*wd*p``); here it is L2 in the gradient, as in PyTorch.
+    decoupled (``p -= lr*wd*p``); PyTorch's is L2 in the gradient. Without momentum the
+    two weight decays give the same step, so plain SGD is the same algorithm in both.
+
+    ``convention="keras"`` follows Keras 3's ``keras.optimizers.SGD``: the "Update rule
+    (keras)" above, default lr 0.01 (momentum 0, nesterov False as in PyTorch).
 
     References
     ----------
@@ -350,8 +442,11 @@ class SGD(Optimizer):
     _kernel = "sgd"
     _state_names = ("buf",)
 
-    def __init__(self, lr=1e-3, *, momentum=0.0, nesterov=False, weight_decay=0.0, **unknown):
-        super().__init__(unknown)
+    convention_defaults = {"torch": dict(lr=1e-3), "keras": dict(lr=1e-2)}
+
+    def __init__(self, lr=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 convention="torch", **unknown):
+        super().__init__(unknown, convention)
         self.lr = lr
         self.nesterov = nesterov
         self.momentum = momentum
@@ -375,11 +470,13 @@ class SGD(Optimizer):
         return ()                                   # buf: created by the first momentum step
 
     def _update(self, p, g, kernel):
-        first = "buf" not in self.state and self._cast(self.momentum) != 0
-        if first:                                   # torch: the buffer starts as g
+        start = "buf" not in self.state and self._cast(self.momentum) != 0
+        if start:                  # torch: the buffer starts as g; keras: at 0
             self.state["buf"] = self._new_buffer("buf")
-        kernel(p, g, self.state.get("buf", self._empty), self.lr, self.momentum,
-               self.weight_decay, self.nesterov, first)
+        keras = self.convention == "keras"
+        lr_in, lr_out = (self.lr, 1.0) if keras else (1.0, self.lr)
+        kernel(p, g, self.state.get("buf", self._empty), lr_in, lr_out, self.momentum,
+               *self._weight_decay_args(), self.nesterov, start and not keras)
 
 
 # ---------------------------------------------------------------- Adagrad
@@ -396,16 +493,27 @@ class Adagrad(Optimizer):
 
     ``s`` is the accumulator (``state["s"]``), starting at ``initial_accumulator``.
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p <- p * (1 - lr * weight_decay)             (decoupled, current lr)
+        s <- s + g * g
+        p <- p - lr * g / sqrt(s + eps)
+
     Parameters
     ----------
-    lr : float, default=1e-2
-        Learning rate, ``>= 0``. PyTorch's default.
-    eps : float, default=1e-10
-        Added to ``sqrt(s)``, outside the square root; ``> 0``.
-    initial_accumulator : float, default=0.0
-        Initial value of ``s`` (torch's ``initial_accumulator_value``), ``>= 0``.
+    lr : float, default=1e-2 (torch) or 1e-3 (keras)
+        Learning rate, ``>= 0``.
+    eps : float, default=1e-10 (torch) or 1e-7 (keras)
+        Added to ``sqrt(s)``, outside the square root (torch), or to ``s`` inside it
+        (keras); ``> 0``.
+    initial_accumulator : float, default=0.0 (torch) or 0.1 (keras)
+        Initial value of ``s`` (``initial_accumulator_value``), ``>= 0``.
     weight_decay : float, default=0.0
-        Coupled L2 penalty added to the gradient.
+        Coupled L2 penalty added to the gradient (torch), or decoupled decay (keras).
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Notes
     -----
@@ -413,6 +521,9 @@ class Adagrad(Optimizer):
     the first step of every coordinate with ``g != 0`` is ``lr * sign(g)`` up to eps).
     Keras and optax use ``g / sqrt(s + eps)`` with ``eps = 1e-7`` and start at 0.1, which
     gives much smaller first steps. PyTorch's ``lr_decay`` is not offered (use a schedule).
+
+    ``convention="keras"`` follows ``keras.optimizers.Adagrad``: eps inside the square
+    root, defaults lr 1e-3, eps 1e-7, initial_accumulator 0.1, decoupled weight decay.
 
     References
     ----------
@@ -432,9 +543,12 @@ class Adagrad(Optimizer):
     _kernel = "adagrad"
     _state_names = ("s",)
 
-    def __init__(self, lr=1e-2, *, eps=1e-10, initial_accumulator=0.0, weight_decay=0.0,
-                 **unknown):
-        super().__init__(unknown)
+    convention_defaults = {"torch": dict(lr=1e-2, eps=1e-10, initial_accumulator=0.0),
+                           "keras": dict(lr=1e-3, eps=1e-7, initial_accumulator=0.1)}
+
+    def __init__(self, lr=None, *, eps=None, initial_accumulator=None, weight_decay=0.0,
+                 convention="torch", **unknown):
+        super().__init__(unknown, convention)
         self.lr = lr
         self.eps = eps
         self.initial_accumulator = initial_accumulator
@@ -448,7 +562,8 @@ class Adagrad(Optimizer):
         return np.full(self._shape, self.initial_accumulator, self._dtype)
 
     def _update(self, p, g, kernel):
-        kernel(p, g, self.state["s"], self.lr, self.eps, self.weight_decay)
+        eps_in, eps_out = (self.eps, 0.0) if self.convention == "keras" else (0.0, self.eps)
+        kernel(p, g, self.state["s"], self.lr, eps_in, eps_out, *self._weight_decay_args())
 
 
 # ---------------------------------------------------------------- RMSprop
@@ -471,20 +586,35 @@ class RMSprop(Optimizer):
     ``v`` is the mean square (``state["v"]``, torch's ``square_avg``), ``g_avg`` the
     mean gradient (centered only), ``buf`` the momentum buffer; all start at zero.
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p     <- p * (1 - lr * weight_decay)         (decoupled, current lr)
+        v     <- rho * v + (1 - rho) * g * g
+        g_avg <- g_avg + (1 - rho) * (g - g_avg)     (centered=True)
+        denom <- sqrt(v - g_avg * g_avg + eps)       (centered=True)
+        denom <- sqrt(v + eps)                       (centered=False)
+        buf   <- momentum * buf + lr * g / denom     (momentum > 0)
+        p     <- p - buf                             (momentum > 0)
+        p     <- p - lr * g / denom                  (momentum = 0)
+
     Parameters
     ----------
-    lr : float, default=1e-2
-        Learning rate, ``>= 0``. PyTorch's default.
-    rho : float, default=0.99
-        Decay of the mean square, in ``[0, 1)``; PyTorch's ``alpha`` and its default.
-    eps : float, default=1e-8
-        Added outside the square root; ``> 0``.
+    lr : float, default=1e-2 (torch) or 1e-3 (keras)
+        Learning rate, ``>= 0``.
+    rho : float, default=0.99 (torch) or 0.9 (keras)
+        Decay of the mean square, in ``[0, 1)``; PyTorch's ``alpha``.
+    eps : float, default=1e-8 (torch) or 1e-7 (keras)
+        Added outside the square root (torch) or inside it (keras); ``> 0``.
     momentum : float, default=0.0
         Momentum factor in ``[0, 1)``.
     centered : bool, default=False
         Divide by an estimate of the gradient's standard deviation instead of its RMS.
     weight_decay : float, default=0.0
-        Coupled L2 penalty added to the gradient.
+        Coupled L2 penalty added to the gradient (torch), or decoupled decay (keras).
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Notes
     -----
@@ -492,6 +622,11 @@ class RMSprop(Optimizer):
     root, and keep the learning rate inside the momentum buffer
     (``buf = momentum*buf + lr*g/denom; p -= buf``), which differs from PyTorch's form
     as soon as the learning rate changes.
+
+    ``convention="keras"`` follows ``keras.optimizers.RMSprop``: the "Update rule
+    (keras)" above, defaults lr 1e-3, rho 0.9, eps 1e-7, decoupled weight decay.
+    Keras's centered mean gradient is ``rho*g_avg + (1-rho)*g``, the same value as the
+    form above up to rounding.
 
     References
     ----------
@@ -514,9 +649,12 @@ class RMSprop(Optimizer):
     _kernel = "rmsprop"
     _state_names = ("v", "g_avg", "buf")
 
-    def __init__(self, lr=1e-2, *, rho=0.99, eps=1e-8, momentum=0.0, centered=False,
-                 weight_decay=0.0, **unknown):
-        super().__init__(unknown)
+    convention_defaults = {"torch": dict(lr=1e-2, rho=0.99, eps=1e-8),
+                           "keras": dict(lr=1e-3, rho=0.9, eps=1e-7)}
+
+    def __init__(self, lr=None, *, rho=None, eps=None, momentum=0.0, centered=False,
+                 weight_decay=0.0, convention="torch", **unknown):
+        super().__init__(unknown, convention)
         self.lr = lr
         self.rho = rho
         self.eps = eps
@@ -537,9 +675,12 @@ class RMSprop(Optimizer):
         s = self.state
         if "buf" not in s and self._cast(self.momentum) > 0:
             s["buf"] = self._new_buffer("buf")
+        keras = self.convention == "keras"
+        lr_in, lr_out = (self.lr, 1.0) if keras else (1.0, self.lr)
+        eps_in, eps_out = (self.eps, 0.0) if keras else (0.0, self.eps)
         kernel(p, g, s["v"], s.get("g_avg", self._empty), s.get("buf", self._empty),
-               self.lr, self.rho, 1 - self.rho, self.eps, self.momentum,
-               self.weight_decay, self.centered)
+               lr_in, lr_out, self.rho, 1 - self.rho, eps_in, eps_out, self.momentum,
+               *self._weight_decay_args(), self.centered)
 
 
 # ---------------------------------------------------------------- Adam
@@ -564,6 +705,21 @@ class Adam(Optimizer):
     the step count, 1 on the first step. ``bc1``, ``bc2`` and ``lr / bc1`` are computed in
     double precision.
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p     <- p * (1 - lr * weight_decay)         (decoupled, current lr)
+        m     <- m + (1 - beta1) * (g - m)
+        v     <- beta2 * v + (1 - beta2) * g * g
+        v_max <- max(v_max, v)                       (amsgrad=True; then v_hat = v_max)
+        v_hat <- v                                   (amsgrad=False)
+        bc1   <- 1 - beta1**t ;  bc2 <- 1 - beta2**t
+        p     <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v_hat) + eps)
+
+    This is "epsilon hat": eps is added before the bias correction, so it acts as
+    PyTorch's eps times ``sqrt(bc2)`` (31.6 times smaller at t=1 with beta2=0.999).
+
     Parameters
     ----------
     lr : float, default=1e-3
@@ -573,15 +729,19 @@ class Adam(Optimizer):
         through :meth:`set_momentum`.
     beta2 : float, default=0.999
         Decay of the second moment, in ``[0, 1)``.
-    eps : float, default=1e-8
-        Added to the bias-corrected ``sqrt(v_hat)``; ``> 0``.
+    eps : float, default=1e-8 (torch) or 1e-7 (keras)
+        Added to the bias-corrected ``sqrt(v_hat)`` (torch) or to the raw one (keras);
+        ``> 0``.
     weight_decay : float, default=0.0
         L2 penalty (or decoupled decay with the flag below), ``>= 0``.
     amsgrad : bool, default=False
         Use the running maximum of the raw second moment ``v``.
-    decoupled_weight_decay : bool, default=False
+    decoupled_weight_decay : bool, default=False (torch) or True (keras)
         Decay the weights directly, ``p *= 1 - lr*weight_decay`` with the current lr,
-        before the moments (this is AdamW).
+        before the moments (this is AdamW). Keras always decouples: False is refused
+        with ``convention="keras"``.
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Notes
     -----
@@ -591,6 +751,11 @@ class Adam(Optimizer):
     the bias-corrected ``v``; PyTorch (and minitrain) take it over the raw ``v``. The
     moment ``m`` uses PyTorch's ``lerp`` form for ``beta1 > 0.5``; for ``beta1 <= 0.5``
     PyTorch's lerp takes its other branch, which differs in rounding only.
+
+    ``convention="keras"`` follows ``keras.optimizers.Adam``: "epsilon hat" (the
+    "Update rule (keras)" above), default eps 1e-7, decoupled weight decay (Keras's
+    ``weight_decay`` argument); Keras's ``m = beta1*m + (1-beta1)*g`` differs from the
+    form above in rounding only.
 
     References
     ----------
@@ -614,9 +779,13 @@ class Adam(Optimizer):
     _state_names = ("m", "v", "v_max")
     _decoupled = None         # AdamW fixes it to True
 
-    def __init__(self, lr=1e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, decoupled_weight_decay=False, **unknown):
-        super().__init__(unknown)
+    convention_defaults = {
+        "torch": dict(lr=1e-3, eps=1e-8, decoupled_weight_decay=False),
+        "keras": dict(lr=1e-3, eps=1e-7, decoupled_weight_decay=True)}
+
+    def __init__(self, lr=None, *, beta1=0.9, beta2=0.999, eps=None, weight_decay=0.0,
+                 amsgrad=False, decoupled_weight_decay=None, convention="torch", **unknown):
+        super().__init__(unknown, convention)
         self.lr = lr
         self.beta1 = beta1
         self.beta2 = beta2
@@ -624,8 +793,7 @@ class Adam(Optimizer):
         self.weight_decay = weight_decay
         self.amsgrad = amsgrad
         if self._decoupled is None:
-            self.decoupled_weight_decay = _flag("decoupled_weight_decay",
-                                                decoupled_weight_decay, "Adam")
+            self.decoupled_weight_decay = _decoupled_flag(self, decoupled_weight_decay)
 
     beta1 = _Hyper(_unit)
     beta2 = _Hyper(_unit)
@@ -640,11 +808,13 @@ class Adam(Optimizer):
         s, t, lr, beta1, beta2 = self.state, self.t, self.lr, self.beta1, self.beta2
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
-        wd, decoupled = self.weight_decay, self.decoupled_weight_decay
+        if self.convention == "keras":        # eps hat: sqrt(bc2) moves into the step
+            step_size, bc2_sqrt = lr * bias_correction2 ** 0.5 / bias_correction1, 1.0
+        else:
+            step_size, bc2_sqrt = lr / bias_correction1, bias_correction2 ** 0.5
         kernel(p, g, s["m"], s["v"], s.get("v_max", self._empty),
-               lr / bias_correction1, 1 - beta1, beta2, 1 - beta2,
-               bias_correction2 ** 0.5, self.eps, 0.0 if decoupled else wd,
-               1 - lr * wd if decoupled else 1.0, self.amsgrad)
+               step_size, 1 - beta1, beta2, 1 - beta2, bc2_sqrt, self.eps,
+               *self._weight_decay_args(), self.amsgrad)
 
 
 # ---------------------------------------------------------------- Adamax
@@ -663,23 +833,37 @@ class Adamax(Optimizer):
     ``m`` and ``u`` are ``state["m"]`` and ``state["u"]`` (torch's ``exp_avg``,
     ``exp_inf``), starting at zero; ``t`` is the step count.
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p <- p * (1 - lr * weight_decay)             (decoupled, current lr)
+        m <- m + (1 - beta1) * (g - m)
+        u <- max(beta2 * u, |g|)
+        p <- p - (lr / (1 - beta1**t)) * m / (u + eps)
+
     Parameters
     ----------
-    lr : float, default=2e-3
-        Learning rate, ``>= 0`` (PyTorch's default, as in the paper).
+    lr : float, default=2e-3 (torch) or 1e-3 (keras)
+        Learning rate, ``>= 0`` (PyTorch's default is the paper's).
     beta1 : float, default=0.9
         Decay of the first moment, in ``[0, 1)``.
     beta2 : float, default=0.999
         Decay of the infinity norm, in ``[0, 1)``.
-    eps : float, default=1e-8
-        Added to ``|g|`` inside the max; ``> 0``.
+    eps : float, default=1e-8 (torch) or 1e-7 (keras)
+        Added to ``|g|`` inside the max (torch) or to ``u`` in the denominator (keras);
+        ``> 0``.
     weight_decay : float, default=0.0
-        Coupled L2 penalty added to the gradient.
+        Coupled L2 penalty added to the gradient (torch), or decoupled decay (keras).
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Notes
     -----
     PyTorch and optax put ``eps`` inside the max. Keras computes
-    ``u = max(beta2*u, |g|)`` and divides by ``u + eps`` (eps 1e-7, lr 1e-3).
+    ``u = max(beta2*u, |g|)`` and divides by ``u + eps`` (eps 1e-7, lr 1e-3):
+    ``convention="keras"`` follows ``keras.optimizers.Adamax`` (the "Update rule
+    (keras)" above, those defaults, decoupled weight decay).
 
     References
     ----------
@@ -699,9 +883,12 @@ class Adamax(Optimizer):
     _kernel = "adamax"
     _state_names = ("m", "u")
 
-    def __init__(self, lr=2e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                 **unknown):
-        super().__init__(unknown)
+    convention_defaults = {"torch": dict(lr=2e-3, eps=1e-8),
+                           "keras": dict(lr=1e-3, eps=1e-7)}
+
+    def __init__(self, lr=None, *, beta1=0.9, beta2=0.999, eps=None, weight_decay=0.0,
+                 convention="torch", **unknown):
+        super().__init__(unknown, convention)
         self.lr = lr
         self.beta1 = beta1
         self.beta2 = beta2
@@ -715,8 +902,9 @@ class Adamax(Optimizer):
 
     def _update(self, p, g, kernel):
         s = self.state
+        eps_in, eps_out = (0.0, self.eps) if self.convention == "keras" else (self.eps, 0.0)
         kernel(p, g, s["m"], s["u"], self.lr / (1 - self.beta1 ** self.t),
-               1 - self.beta1, self.beta2, self.eps, self.weight_decay)
+               1 - self.beta1, self.beta2, eps_in, eps_out, *self._weight_decay_args())
 
 
 # ---------------------------------------------------------------- Nadam
@@ -741,23 +929,41 @@ class Nadam(Optimizer):
     ``m``, ``v`` are ``state["m"]``, ``state["v"]``; ``mu_product`` is the attribute of
     that name (saved by :meth:`state_dict`); ``t`` is the step count.
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p       <- p * (1 - lr * weight_decay)       (decoupled, current lr)
+        mu      <- beta1 * (1 - 0.5 * 0.96**t)       (momentum_decay = 1)
+        mu_next <- beta1 * (1 - 0.5 * 0.96**(t + 1))
+        mu_product <- mu_product * mu                (starts at 1, in the array dtype)
+        m       <- m + (1 - beta1) * (g - m)
+        v       <- beta2 * v + (1 - beta2) * g * g
+        denom   <- sqrt(v / (1 - beta2**t)) + eps
+        p       <- p - lr * (1 - mu) / (1 - mu_product) * g / denom
+        p       <- p - lr * mu_next / (1 - mu_product * mu_next) * m / denom
+
     Parameters
     ----------
-    lr : float, default=2e-3
-        Learning rate, ``>= 0`` (PyTorch's default).
+    lr : float, default=2e-3 (torch) or 1e-3 (keras)
+        Learning rate, ``>= 0``.
     beta1 : float, default=0.9
         Base momentum ``mu``, in ``[0, 1)``; the schedule rises from ``0.45*beta1``
         towards ``beta1``.
     beta2 : float, default=0.999
         Decay of the second moment, in ``[0, 1)``.
-    eps : float, default=1e-8
+    eps : float, default=1e-8 (torch) or 1e-7 (keras)
         Added to the bias-corrected ``sqrt(v)``; ``> 0``.
     weight_decay : float, default=0.0
         L2 penalty, or decoupled decay with the flag below.
-    momentum_decay : float, default=4e-3
-        ``psi`` of the schedule ``0.96**(t*psi)``; ``>= 0``.
-    decoupled_weight_decay : bool, default=False
+    momentum_decay : float, default=4e-3 (torch) or 1.0 (keras)
+        ``psi`` of the schedule ``0.96**(t*psi)``; ``>= 0``. Keras has no such argument:
+        its schedule is ``0.96**t``.
+    decoupled_weight_decay : bool, default=False (torch) or True (keras)
         Decay the weights directly, ``p *= 1 - lr*weight_decay`` (torch's NAdamW form).
+        Keras always decouples: False is refused with ``convention="keras"``.
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Notes
     -----
@@ -767,6 +973,10 @@ class Nadam(Optimizer):
     ``beta1``. Like PyTorch under its default dtype, ``mu_product`` is kept in float32
     (class attribute ``mu_product_dtype``); set it to ``np.float64`` to match PyTorch run
     with ``torch.set_default_dtype(torch.float64)``.
+
+    ``convention="keras"`` follows ``keras.optimizers.Nadam``: ``momentum_decay = 1``,
+    eps 1e-7, lr 1e-3, decoupled weight decay, and ``mu_product`` kept in the dtype of
+    the parameters (Keras's ``u_product`` variable).
 
     References
     ----------
@@ -788,17 +998,21 @@ class Nadam(Optimizer):
     _state_names = ("m", "v")
     _scalar_state = ("mu_product",)
 
-    def __init__(self, lr=2e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, **unknown):
-        super().__init__(unknown)
+    convention_defaults = {
+        "torch": dict(lr=2e-3, eps=1e-8, momentum_decay=4e-3, decoupled_weight_decay=False),
+        "keras": dict(lr=1e-3, eps=1e-7, momentum_decay=1.0, decoupled_weight_decay=True)}
+
+    def __init__(self, lr=None, *, beta1=0.9, beta2=0.999, eps=None, weight_decay=0.0,
+                 momentum_decay=None, decoupled_weight_decay=None, convention="torch",
+                 **unknown):
+        super().__init__(unknown, convention)
         self.lr = lr
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
         self.weight_decay = weight_decay
         self.momentum_decay = momentum_decay
-        self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay,
-                                            "Nadam")
+        self.decoupled_weight_decay = _decoupled_flag(self, decoupled_weight_decay)
         self.mu_product = 1.0
 
     beta1 = _Hyper(_unit)
@@ -808,16 +1022,15 @@ class Nadam(Optimizer):
     momentum_decay = _Hyper(_nonneg)
 
     def _update(self, p, g, kernel):
-        s, t, lr, f = self.state, self.t, self.lr, self.mu_product_dtype
+        s, t, lr = self.state, self.t, self.lr
+        f = self._dtype.type if self.convention == "keras" else self.mu_product_dtype
         mu = self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
         mu_next = self.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
         self.mu_product = float(f(self.mu_product) * f(mu))
         mu_product_next = self.mu_product * mu_next
-        wd, decoupled = self.weight_decay, self.decoupled_weight_decay
         kernel(p, g, s["m"], s["v"], lr * (1.0 - mu) / (1.0 - self.mu_product),
                lr * mu_next / (1.0 - mu_product_next), 1 - self.beta1, self.beta2,
-               1 - self.beta2, 1 - self.beta2 ** t, self.eps, 0.0 if decoupled else wd,
-               1 - lr * wd if decoupled else 1.0)
+               1 - self.beta2, 1 - self.beta2 ** t, self.eps, *self._weight_decay_args())
 
 
 # ---------------------------------------------------------------- AdamW
@@ -839,6 +1052,18 @@ class AdamW(Adam):
     The symbols are those of :class:`Adam`; this is ``Adam(decoupled_weight_decay=True)``
     with PyTorch's AdamW default ``weight_decay=1e-2``.
 
+    Update rule (keras)
+    -------------------
+    ::
+
+        p     <- p * (1 - lr * weight_decay)         (current lr, before the moments)
+        m     <- m + (1 - beta1) * (g - m)
+        v     <- beta2 * v + (1 - beta2) * g * g
+        v_max <- max(v_max, v)                       (amsgrad=True; then v_hat = v_max)
+        v_hat <- v                                   (amsgrad=False)
+        bc1   <- 1 - beta1**t ;  bc2 <- 1 - beta2**t
+        p     <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v_hat) + eps)
+
     Parameters
     ----------
     lr : float, default=1e-3
@@ -847,12 +1072,15 @@ class AdamW(Adam):
         Decay of the first moment, in ``[0, 1)``.
     beta2 : float, default=0.999
         Decay of the second moment, in ``[0, 1)``.
-    eps : float, default=1e-8
-        Added to the bias-corrected ``sqrt(v_hat)``; ``> 0``.
-    weight_decay : float, default=1e-2
+    eps : float, default=1e-8 (torch) or 1e-7 (keras)
+        Added to the bias-corrected ``sqrt(v_hat)`` (torch) or the raw one (keras);
+        ``> 0``.
+    weight_decay : float, default=1e-2 (torch) or 0.004 (keras)
         Decoupled decay rate ``>= 0``, multiplied by the current learning rate.
     amsgrad : bool, default=False
         Use the running maximum of the raw second moment.
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule and defaults to follow.
 
     Notes
     -----
@@ -860,6 +1088,8 @@ class AdamW(Adam):
     rate (``lr * wd``), not by a separate schedule multiplier as in Loshchilov & Hutter's
     Algorithm 2, so a learning rate of 0 also stops the decay. Defaults differ: Keras
     ``weight_decay=0.004`` (and eps-hat Adam, eps 1e-7), optax ``1e-4``.
+    ``convention="keras"`` follows ``keras.optimizers.AdamW``: the "Update rule
+    (keras)" above with those defaults.
 
     References
     ----------
@@ -879,11 +1109,14 @@ class AdamW(Adam):
     _decoupled = True
     decoupled_weight_decay = True
 
-    def __init__(self, lr=1e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, **unknown):
-        Optimizer.__init__(self, unknown)        # rejects unknown names, listing AdamW's
+    convention_defaults = {"torch": dict(lr=1e-3, eps=1e-8, weight_decay=1e-2),
+                           "keras": dict(lr=1e-3, eps=1e-7, weight_decay=4e-3)}
+
+    def __init__(self, lr=None, *, beta1=0.9, beta2=0.999, eps=None, weight_decay=None,
+                 amsgrad=False, convention="torch", **unknown):
+        Optimizer.__init__(self, unknown, convention)   # rejects unknown names (AdamW's)
         super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, convention=convention)
 
 
 # ---------------------------------------------------------------- registry
@@ -935,11 +1168,24 @@ def hyperparameters(name):
     return _entry(name).hyperparameters
 
 
-def defaults(name):
-    """Hyperparameter -> default value for registry ``name`` (presets applied)."""
+def _convention(convention):
+    return check_choice("convention", convention, CONVENTIONS)
+
+
+def defaults(name, convention="torch"):
+    """Hyperparameter -> default value for registry ``name`` (presets applied).
+
+    The defaults of ``convention`` (``"torch"`` or ``"keras"``): a signature default of
+    None is looked up in the class's ``convention_defaults``.
+    """
     e = _entry(name)
+    table = e.cls.convention_defaults[_convention(convention)]
     sig = inspect.signature(e.cls.__init__).parameters
-    return {n: e.presets.get(n, sig[n].default) for n in e.hyperparameters}
+    out = {}
+    for n in e.hyperparameters:
+        value = sig[n].default
+        out[n] = e.presets.get(n, table[n] if value is None else value)
+    return out
 
 
 def describe(name):
@@ -948,25 +1194,51 @@ def describe(name):
     return f"{name}: {e.description}"
 
 
-def get(name, **hp):
+def get(name, convention="torch", **hp):
     """Build the optimizer registered as ``name`` with hyperparameters ``hp``.
 
-    Raises ``ValueError`` for an unknown name and ``TypeError`` for a hyperparameter this
-    optimizer does not take (the message lists the valid ones).
+    ``convention`` is ``"torch"`` (PyTorch's update rule and defaults) or ``"keras"``
+    (Keras 3's); hyperparameters not given take that convention's defaults.
+
+    Raises ``ValueError`` for an unknown name or convention and ``TypeError`` for a
+    hyperparameter this optimizer does not take (the message lists the valid ones).
     """
     e = _entry(name)
     for key in hp:
         if key not in e.hyperparameters:
             raise TypeError(f"{name}: unknown hyperparameter {key!r}; valid ones are "
                             f"{', '.join(e.hyperparameters)}")
-    return e.cls(**{**e.presets, **hp})
+    return e.cls(**{**e.presets, **hp}, convention=_convention(convention))
 
 
-def update_rule(name_or_class):
-    """Return the "Update rule" block of an optimizer's docstring, dedented (for explain)."""
+def parse_spec(spec):
+    """``"adam@keras"`` -> ``("adam", "keras")``; ``"adam"`` -> ``("adam", "torch")``.
+
+    The syntax ``NAME[@CONVENTION]`` lets a command put the same optimizer under both
+    conventions side by side (``--optimizers adam,adam@keras``). Raises ``ValueError``
+    naming the bad part.
+
+    >>> parse_spec("nesterov@keras"), parse_spec(" sgd ")
+    (('nesterov', 'keras'), ('sgd', 'torch'))
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"optimizer spec must be a string like 'adam@keras', got {spec!r}")
+    name, sep, convention = spec.strip().partition("@")
+    if sep and not convention:
+        raise ValueError(f"optimizer spec must be NAME or NAME@CONVENTION, got {spec!r}")
+    name = check_choice("optimizer", name.strip(), tuple(_REGISTRY))
+    return name, _convention(convention.strip() if sep else "torch")
+
+
+def update_rule(name_or_class, convention="torch"):
+    """Return the "Update rule" block of an optimizer's docstring, dedented (for explain).
+
+    With ``convention="keras"`` the "Update rule (keras)" block.
+    """
     cls = name_or_class if isinstance(name_or_class, type) else _entry(name_or_class).cls
+    title = "Update rule" if _convention(convention) == "torch" else r"Update rule \(keras\)"
     doc = inspect.getdoc(cls)
-    match = re.search(r"Update rule\n-+\n::\n\n(.*?)\n\n", doc, re.S)
+    match = re.search(title + r"\n-+\n::\n\n(.*?)\n\n", doc, re.S)
     lines = match.group(1).splitlines()
     indent = min(len(s) - len(s.lstrip()) for s in lines if s.strip())
     return "\n".join(s[indent:] for s in lines)

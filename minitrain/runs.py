@@ -40,6 +40,7 @@ DEFAULTS = {
     "optimizer": "nadam", "schedule": None, "schedule_params": {},
     "epochs": 40, "batch_size": 32, "val_split": 0.2, "test_split": 0.2, "seed": 0,
     "early_stopping": False, "patience": 10, "min_delta": 0.0, "on_diverge": "stop",
+    "convention": "torch",
 }
 
 
@@ -119,7 +120,7 @@ def build(cfg, ds, steps_per_epoch):
     model = mt.MLP([ds.n_features, *cfg["hidden"], n_out], activation=cfg["activation"],
                    loss=loss, dtype=cfg["dtype"], seed=cfg["seed"])
     hp = {k: cfg[k] for k in OPTIMIZER_OPTIONS if cfg.get(k) is not None}
-    optimizer = mt.optim.get(cfg["optimizer"], **hp)
+    optimizer = mt.optim.get(cfg["optimizer"], convention=cfg["convention"], **hp)
     schedule = None
     if cfg["schedule"]:
         params = dict(cfg["schedule_params"])

@@ -41,10 +41,10 @@ names and parameters are fixed public API (DESIGN §3):
 constant      ``lr``
 power         ``lr / (1 + t/steps)**power``
 exponential   ``lr * rate**(t/steps)`` (``floor(t/steps)`` with ``staircase``)
-piecewise     ``values[i]``, ``i`` = number of boundaries <= t
+piecewise     ``values[i]``, ``i`` = number of boundaries <= t (< t: Keras)
 plateau       torch ``ReduceLROnPlateau``; optional ``base=`` schedule
 onecycle      torch ``OneCycleLR``, momentum cycled inversely
-cosine        linear warm-up, then cosine decay to ``min_lr``
+cosine        linear warm-up, then cosine decay to ``min_lr`` (clamped or periodic)
 ============  ================================================================
 
 ``onecycle`` and ``plateau`` reproduce PyTorch's ``OneCycleLR`` and
@@ -283,8 +283,12 @@ class Piecewise(Schedule):
                 values[i]     for boundaries[i-1] <= t < boundaries[i]
                 values[-1]    for boundaries[-1] <= t
 
-    The value changes **at** ``t == boundary`` (as torch ``MultiStepLR`` and optax;
-    Keras ``PiecewiseConstantDecay`` changes one step later, at ``boundary + 1``).
+    The value changes **at** ``t == boundary`` (as torch ``MultiStepLR`` and optax).
+    With ``boundary_inclusive=True`` the boundary step still belongs to the interval
+    before it, as in Keras ``PiecewiseConstantDecay``, so the value changes one step
+    later, at ``t == boundary + 1``::
+
+        lr(t) = values[i]     where i = number of boundaries < t
 
     Parameters
     ----------
@@ -292,18 +296,23 @@ class Piecewise(Schedule):
         Steps (>= 0, strictly increasing) at which the next value starts.
     values : sequence of float
         ``len(boundaries) + 1`` learning rates, each >= 0.
+    boundary_inclusive : bool, default False
+        Keras's convention: each interval includes its upper boundary.
 
     Examples
     --------
     >>> s = Piecewise(boundaries=[100, 200], values=[0.1, 0.01, 0.001])
     >>> [s.lr(t) for t in (0, 99, 100, 199, 200, 10**6)]
     [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    >>> k = Piecewise(boundaries=[100, 200], values=[0.1, 0.01, 0.001], boundary_inclusive=True)
+    >>> [k.lr(t) for t in (100, 101, 200, 201)]
+    [0.1, 0.01, 0.01, 0.001]
     """
 
     name = "piecewise"
-    _params = ("boundaries", "values")
+    _params = ("boundaries", "values", "boundary_inclusive")
 
-    def __init__(self, boundaries, values):
+    def __init__(self, boundaries, values, boundary_inclusive=False):
         owner = self.name
         try:
             boundaries, values = list(boundaries), list(values)
@@ -321,17 +330,28 @@ class Piecewise(Schedule):
         if len(values) != len(boundaries) + 1:
             raise ValueError(f"{owner}: need len(values) == len(boundaries) + 1, got "
                              f"{len(values)} values for {len(boundaries)} boundaries")
+        if not isinstance(boundary_inclusive, bool):
+            raise TypeError(f"{owner}: boundary_inclusive must be True or False, "
+                            f"got {boundary_inclusive!r}")
         self.boundaries = tuple(boundaries)
         self.values = tuple(values)
+        self.boundary_inclusive = boundary_inclusive
         self._freeze()
 
     def params(self):
-        return {"boundaries": list(self.boundaries), "values": list(self.values)}
+        """The parameters; ``boundary_inclusive`` only when True (keeps reprs short)."""
+        d = {"boundaries": list(self.boundaries), "values": list(self.values)}
+        if self.boundary_inclusive:
+            d["boundary_inclusive"] = True
+        return d
 
     def key_steps(self, total):
-        return [s for b in self.boundaries for s in (b - 1, b)]
+        shift = 1 if self.boundary_inclusive else 0
+        return [s + shift for b in self.boundaries for s in (b - 1, b)]
 
     def _lr(self, step):
+        if self.boundary_inclusive:         # Keras: the boundary step is still before it
+            step -= 1
         i = 0
         while i < len(self.boundaries) and self.boundaries[i] <= step:
             i += 1
@@ -701,12 +721,20 @@ class Cosine(Schedule):
 
         1. t < W       :  lr * (t + 1)/(W + 1)                       linear warm-up
         2. W <= t < T  :  min_lr + (lr - min_lr)/2 * (1 + cos(pi * (t - W)/(T - W)))
-        3. t >= T      :  min_lr                                    past the end
+        3. t >= T      :  min_lr                                 clamped (default)
+           t >= T      :  formula 2 continued                    periodic=True
 
     The warm-up never uses lr 0 and reaches ``lr`` at ``t = W``, where the cosine starts.
-    Without warm-up this is torch ``CosineAnnealingLR(T_max=T, eta_min=min_lr)`` for
-    ``t <= T`` (equal to rounding); after ``T`` torch follows the cosine back up, and
-    minitrain stays at ``min_lr`` (as Keras ``CosineDecay`` and optax do).
+    Past the end there are two conventions, both without warm-up equal (to rounding) to
+    a library schedule:
+
+    * **clamped** (``periodic=False``, the default): stays at ``min_lr``, as Keras
+      ``CosineDecay(lr, T, alpha=min_lr/lr)`` and optax ``cosine_decay_schedule``;
+    * **periodic** (``periodic=True``): follows the cosine back up to ``lr`` at ``2T``
+      and down again (period ``2T``), as torch ``CosineAnnealingLR(T_max=T,
+      eta_min=min_lr)``, whose values past ``T_max`` are this closed form.
+
+    Both agree for ``t <= T``; they differ only for a run longer than ``total_steps``.
 
     Parameters
     ----------
@@ -718,18 +746,24 @@ class Cosine(Schedule):
         Final learning rate, in [0, lr].
     warmup_steps : int, default 0
         Linear warm-up updates, < ``total_steps``.
+    periodic : bool, default False
+        Past ``total_steps``, continue the cosine (torch) instead of holding ``min_lr``
+        (Keras, optax).
 
     Examples
     --------
     >>> s = Cosine(lr=1.0, total_steps=10, min_lr=0.1, warmup_steps=4)
     >>> [round(s.lr(t), 4) for t in (0, 3, 4, 7, 9, 10, 99)]
     [0.2, 0.8, 1.0, 0.55, 0.1603, 0.1, 0.1]
+    >>> p = Cosine(lr=1.0, total_steps=10, periodic=True)
+    >>> [round(p.lr(t), 4) for t in (5, 10, 15, 20, 30)]
+    [0.5, 0.0, 0.5, 1.0, 0.0]
     """
 
     name = "cosine"
-    _params = ("lr", "total_steps", "min_lr", "warmup_steps")
+    _params = ("lr", "total_steps", "min_lr", "warmup_steps", "periodic")
 
-    def __init__(self, lr, total_steps, min_lr=0, warmup_steps=0):
+    def __init__(self, lr, total_steps, min_lr=0, warmup_steps=0, periodic=False):
         o = self.name
         self.lr_ = check_range("lr", lr, 0.0, owner=o, lo_open=True)
         self.total_steps = check_int("total_steps", total_steps, 1, owner=o)
@@ -738,11 +772,18 @@ class Cosine(Schedule):
         if self.warmup_steps >= self.total_steps:
             raise ValueError(f"{o}: warmup_steps must be < total_steps, got "
                              f"{self.warmup_steps} >= {self.total_steps}")
+        if not isinstance(periodic, bool):
+            raise TypeError(f"{o}: periodic must be True or False, got {periodic!r}")
+        self.periodic = periodic
         self._freeze()
 
     def params(self):
-        return {"lr": self.lr_, "total_steps": self.total_steps, "min_lr": self.min_lr,
-                "warmup_steps": self.warmup_steps}
+        """The parameters; ``periodic`` only when True (keeps reprs short)."""
+        d = {"lr": self.lr_, "total_steps": self.total_steps, "min_lr": self.min_lr,
+             "warmup_steps": self.warmup_steps}
+        if self.periodic:
+            d["periodic"] = True
+        return d
 
     def key_steps(self, total):
         w = self.warmup_steps
@@ -752,7 +793,7 @@ class Cosine(Schedule):
         W, T = self.warmup_steps, self.total_steps
         if step < W:                                           # 1. warm-up
             return self.lr_ * (step + 1) / (W + 1)
-        if step >= T:                                          # 3. past the end
+        if step >= T and not self.periodic:                    # 3. past the end
             return self.min_lr
         pct = (step - W) / (T - W)                             # 2. cosine decay
         return self.min_lr + (self.lr_ - self.min_lr) / 2 * (1 + math.cos(math.pi * pct))

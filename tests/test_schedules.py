@@ -277,7 +277,8 @@ def test_parameters_match_design_table():
     assert schedules.parameters("power") == {"lr": R, "steps": R, "power": 1}
     assert schedules.parameters("exponential") == {"lr": R, "rate": 0.1, "steps": R,
                                                     "staircase": False}
-    assert schedules.parameters("piecewise") == {"boundaries": R, "values": R}
+    assert schedules.parameters("piecewise") == {"boundaries": R, "values": R,
+                                                  "boundary_inclusive": False}   # issue 10
     assert schedules.parameters("plateau") == {
         "lr": None, "factor": 0.1, "patience": 10, "mode": "min", "threshold": 1e-4,
         "threshold_mode": "rel", "cooldown": 0, "min_lr": 0, "eps": 1e-8, "base": None}
@@ -286,7 +287,7 @@ def test_parameters_match_design_table():
         "final_div_factor": 1e4, "three_phase": False, "cycle_momentum": True,
         "base_momentum": 0.85, "max_momentum": 0.95}
     assert schedules.parameters("cosine") == {"lr": R, "total_steps": R, "min_lr": 0,
-                                              "warmup_steps": 0}
+                                              "warmup_steps": 0, "periodic": False}
 
 
 def test_repr_and_call():
@@ -323,7 +324,8 @@ ERRORS = [
     # registry
     ("nope", {}, ValueError, r"unknown schedule 'nope'; valid: constant, power"),
     ("cosine", dict(lr=0.1, total_steps=10, warmup=3), TypeError,
-     r"cosine: unknown parameter 'warmup'; valid: lr, total_steps, min_lr, warmup_steps"),
+     r"cosine: unknown parameter 'warmup'; valid: lr, total_steps, min_lr, warmup_steps, "
+     r"periodic"),
     ("power", dict(lr=0.1), TypeError, r"power: missing required parameter\(s\) steps"),
     ("exponential", dict(lr=0.1), TypeError, r"exponential: missing required .* steps"),
     # lr-like parameters
