@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 # public name -> "module:attribute" (attribute None means the module itself)
 _LAZY = {
     "MLP": "minitrain.nn:MLP",
-    "gradcheck": "minitrain.gradcheck:gradcheck",
+    "gradcheck": "minitrain.gradient_check:gradcheck",
     "optim": "minitrain.optim:",
     "schedules": "minitrain.schedules:",
     "kernels": "minitrain.kernels:",
@@ -34,9 +34,9 @@ _LAZY = {
     "fit": "minitrain.train:fit",
     "History": "minitrain.train:History",
     "EarlyStopping": "minitrain.train:EarlyStopping",
-    "compare": "minitrain.compare:compare",
+    "compare": "minitrain.comparison:compare",
     "lr_find": "minitrain.lrfind:lr_find",
-    "sweep": "minitrain.sweep:sweep",
+    "sweep": "minitrain.sweeps:sweep",
     "paths": "minitrain.lab:paths",
     "explain": "minitrain.lab:explain",
     "MinitrainClassifier": "minitrain.estimators:MinitrainClassifier",

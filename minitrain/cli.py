@@ -814,7 +814,7 @@ def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed
 
     import minitrain as mt
     from minitrain import data
-    from minitrain.gradcheck import format_table, gradcheck
+    from minitrain.gradient_check import format_table, gradcheck
     try:
         ds = data.load(dataset, seed=seed)
     except data.DataError as e:
@@ -1056,9 +1056,9 @@ def explain_command(ctx, optimizer, steps, seed, digits, **hp):
 
 # ---- compare, lr-find, sweep (owner: experiments) -----------------------------------------
 # `minitrain compare`: optimizers side by side from the same weights and minibatches
-# (minitrain/compare.py); `minitrain lr-find`: the lr range test (minitrain/lrfind.py);
+# (minitrain/comparison.py); `minitrain lr-find`: the lr range test (minitrain/lrfind.py);
 # `minitrain sweep GRID.toml`: every combination of a grid, on joblib workers or a Dask
-# cluster (minitrain/sweep.py). Reuses _optimizer_list and _lr_map from the lab section.
+# cluster (minitrain/sweeps.py). Reuses _optimizer_list and _lr_map from the lab section.
 
 
 def _experiment_data_options(f):
@@ -1110,10 +1110,10 @@ def _seed_list(ctx, param, value):
 
 def _experiment_errors():
     from minitrain.checkpoint import CheckpointError
-    from minitrain.compare import CompareError
+    from minitrain.comparison import CompareError
     from minitrain.data import DataError
     from minitrain.runs import RunError
-    from minitrain.sweep import SweepError
+    from minitrain.sweeps import SweepError
     return RunError, DataError, CheckpointError, CompareError, SweepError, OSError
 
 
@@ -1174,7 +1174,7 @@ def compare_command(ctx, optimizers, lr_spec, schedule, epochs, seeds, jobs, out
       minitrain compare -d moons -o sgd,momentum,adam --lr sgd=0.1,0.01 --seeds 0,1
       minitrain compare -d digits -o adam,nadam --schedule onecycle --pct-start 0.25
     """
-    from minitrain.compare import compare
+    from minitrain.comparison import compare
     _check_source(ctx, options)
     given = {k: v for k, v in pop_schedule_options(options).items() if v is not None}
     params = schedule_params(schedule, given, ctx)
@@ -1339,7 +1339,7 @@ def sweep_command(grid, jobs, address, out, dry_run, top, timeout, quiet):
       minitrain sweep scripts/grid_example.toml --jobs 2 --out runs/sweep
       minitrain sweep grid.toml --address tcp://10.0.0.5:8786 --out runs/sweep
     """
-    from minitrain.sweep import format_best, sweep
+    from minitrain.sweeps import format_best, sweep
     from minitrain.train import Interrupted
     try:
         result = sweep(grid, out, jobs=jobs, address=address, dry_run=dry_run,

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 import minitrain as mt
-from minitrain.sweep import expand
+from minitrain.sweeps import expand
 
 
 def grid(epochs, hidden):

@@ -9,12 +9,16 @@ over the bytes of data + parameters + gradients + optimizer state.
     python scripts/bench_training.py            # all cases
     python scripts/bench_training.py --quick    # fewer epochs
 
-Not a test: machines here are shared and noisy; run it and read the ratios.
+Not a test: machines here are shared and noisy; run it and read the ratios. Every
+measurement runs in a fresh process: PyTorch's OpenMP threads keep spinning after its
+last call and would slow whatever runs next in the same process.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -143,22 +147,47 @@ def memory_check(X, y, hidden, batch, epochs=6):
     return core, peak, growth
 
 
+TIMERS = {"minitrain": lambda *a: time_minitrain(*a), "sklearn": lambda *a: time_sklearn(*a),
+          "torch": lambda *a: time_torch(*a), "gemm": lambda X, y, h, b, e: gemm_floor(X, h, b)}
+
+
+def one(case, batch, framework, quick):
+    """Time one framework on one case (run in its own process); print seconds per step."""
+    rng = np.random.default_rng(0)
+    X, y, hidden = make_case(case, rng)
+    X = ((X - X.mean(0)) / (X.std(0) + 1e-8)).astype(np.float32)
+    n_batches = -(-X.shape[0] // batch)
+    epochs = max(2, min(20, 600 // n_batches)) if not quick else 2
+    if framework in ("sklearn", "torch"):
+        epochs = max(2, epochs // 2)
+    t = TIMERS[framework](X, y, hidden, batch, epochs)
+    print("nan" if t is None else repr(t))
+
+
+def measure(case, batch, framework, quick):
+    cmd = [sys.executable, __file__, "--one", case, str(batch), framework]
+    out = subprocess.run(cmd + (["--quick"] if quick else []), capture_output=True,
+                         text=True, check=True).stdout.strip().splitlines()[-1]
+    value = float(out)
+    return None if value != value else value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--one", nargs=3, metavar=("CASE", "BATCH", "FRAMEWORK"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        one(args.one[0], int(args.one[1]), args.one[2], args.quick)
+        return
     rng = np.random.default_rng(0)
     print(f"{'case':<28}{'minitrain':>10}{'sklearn':>10}{'torch':>10}{'GEMM':>8}"
           f"{'skl/mt':>8}{'torch/mt':>9}{'mt/GEMM':>8}   (us per step)")
     for name, batch in CASES:
         X, y, hidden = make_case(name, rng)
-        X = ((X - X.mean(0)) / (X.std(0) + 1e-8)).astype(np.float32)
-        n_batches = -(-X.shape[0] // batch)
-        epochs = max(2, min(20, 600 // n_batches)) if not args.quick else 2
-        mt_t = time_minitrain(X, y, hidden, batch, epochs)
-        sk_t = time_sklearn(X, y, hidden, batch, max(2, epochs // 2))
-        th_t = time_torch(X, y, hidden, batch, max(2, epochs // 2))
-        floor = gemm_floor(X, hidden, batch)
+        mt_t, sk_t, th_t, floor = (measure(name, batch, f, args.quick)
+                                   for f in ("minitrain", "sklearn", "torch", "gemm"))
         label = f"{name} {X.shape[1]}-{'-'.join(map(str, hidden))}-10 b{batch}"
         th = f"{th_t * 1e6:>10.1f}" if th_t else f"{'-':>10}"
         th_r = f"{th_t / mt_t:>9.2f}" if th_t else f"{'-':>9}"

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import minitrain as mt
 from minitrain.cli import cli
-from minitrain.compare import CompareError
+from minitrain.comparison import CompareError
 from minitrain.nn import MLP
 
 OPTS = ["sgd", "momentum", "adam", "rmsprop"]
@@ -143,10 +143,12 @@ def test_bad_arguments(kwargs, message):
     assert message in str(info.value)
 
 
-def test_mt_compare_is_callable_after_importing_the_module():
+def test_public_functions_survive_importing_their_modules():
     import importlib
-    module = importlib.import_module("minitrain.compare")
-    assert callable(module) and callable(mt.compare)
+    for name, module in [("compare", "comparison"), ("sweep", "sweeps"),
+                         ("gradcheck", "gradient_check"), ("lr_find", "lrfind")]:
+        importlib.import_module(f"minitrain.{module}")
+        assert callable(getattr(mt, name)) and not isinstance(getattr(mt, name), type(mt))
 
 
 # ----------------------------------------------------------------------- CLI

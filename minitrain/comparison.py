@@ -11,7 +11,7 @@ table shows mean ± standard deviation (sample std, ddof=1)::
     result.summary                # one dict per optimizer
     result.curves                 # one dict per optimizer, seed and epoch
 
-The runs themselves are :func:`minitrain.sweep.run_config` calls, so ``jobs=N`` runs
+The runs themselves are :func:`minitrain.sweeps.run_config` calls, so ``jobs=N`` runs
 them in N worker processes with exactly the same results.
 """
 from __future__ import annotations
@@ -20,7 +20,6 @@ import csv
 import math
 import os
 import statistics
-import sys
 from pathlib import Path
 
 from minitrain import runs
@@ -84,7 +83,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     Comparison
     """
     from minitrain import optim
-    from minitrain.sweep import _Progress, config_hash, execute
+    from minitrain.sweeps import _Progress, config_hash, execute
     names = list(optimizers) if optimizers is not None else optim.names()
     if not names:
         raise CompareError("compare: optimizers must name at least one optimizer, got []")
@@ -180,7 +179,7 @@ class Comparison:
     curves : list of dict
         One row per optimizer, seed and epoch: :data:`CURVE_COLUMNS`.
     results : list of dict
-        The raw :func:`minitrain.sweep.run_config` results, seed by seed.
+        The raw :func:`minitrain.sweeps.run_config` results, seed by seed.
     metric : str
         "accuracy" or "r2".
     """
@@ -324,14 +323,3 @@ def _write_csv(path, columns, rows):
         for row in rows:
             writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
     os.replace(tmp, path)
-
-
-class _CallableModule(type(os)):
-    """``mt.compare`` is this module once ``minitrain.compare`` is imported; calling
-    the module calls :func:`compare`."""
-
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

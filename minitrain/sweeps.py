@@ -598,15 +598,3 @@ def format_best(result, n=10):
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
              for line in [head, *table]]
     return "\n".join(lines)
-
-
-class _CallableModule(type(sys)):
-    """``mt.sweep`` is this module once it is imported (``import minitrain.sweep`` binds
-    it on the package), and ``mt.sweep(...)`` must still run a sweep: calling the
-    module calls :func:`sweep`."""
-
-    def __call__(self, *args, **kwargs):
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
