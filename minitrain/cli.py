@@ -9,6 +9,7 @@ exit 1 with one line ``Error: ...``; never a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -376,6 +377,30 @@ RUN_KEYS = ("dataset", "data", "target", "task", "n_samples", "noise", "n_featur
             "epochs", "batch_size", "val_split", "test_split", "seed", "early_stopping",
             "patience", "min_delta", "on_diverge", "convention",
             *OPTIMIZER_FLAGS)
+
+
+@contextlib.contextmanager
+def _interruptible(note):
+    """Ctrl-C or SIGTERM: print ``note`` (where things stand) and exit 130, no traceback."""
+    import signal
+
+    from minitrain.train import Interrupted
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:                        # not the main thread (e.g. inside a test)
+        previous = None
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted):
+        click.echo(f"\nInterrupted. {note}", err=True)
+        raise SystemExit(130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _hidden(ctx, param, value):
@@ -1193,10 +1218,12 @@ def compare_command(ctx, optimizers, lr_spec, schedule, epochs, seeds, jobs, out
         raise click.ClickException(f"{out} already holds a comparison; choose another --out "
                                    "or add --force")
     try:
-        result = compare(optimizers=optimizers, lr=lrs, schedule=schedule,
-                         schedule_params=params, epochs=epochs, seeds=seeds, jobs=jobs,
-                         out=out, progress=not quiet,
-                         **{k: options[k] for k in _DATA_KEYS})
+        with _interruptible(f"Nothing was written to {out}; run the command again to "
+                            "start the comparison over."):
+            result = compare(optimizers=optimizers, lr=lrs, schedule=schedule,
+                             schedule_params=params, epochs=epochs, seeds=seeds, jobs=jobs,
+                             out=out, progress=not quiet,
+                             **{k: options[k] for k in _DATA_KEYS})
     except _experiment_errors() as e:
         raise click.ClickException(str(e)) from None
     except (TypeError, ValueError) as e:          # a bad option value found by the library
@@ -1260,9 +1287,12 @@ def lr_find_command(ctx, optimizer, start, end, steps, smoothing, diverge, seed,
                             "seed": seed})
         train, _, _, scaler, target_scaler, ds = runs.load_data(cfg)
         model, opt, _ = runs.build(cfg, ds, 1)
-        result = lr_find(model, opt, runs.arrays(train, scaler, target_scaler),
-                         start=start, end=end, steps=steps, batch_size=cfg["batch_size"],
-                         seed=seed, beta=smoothing, diverge=diverge)
+        with _interruptible(f"Nothing was written to {out}; the range test starts over "
+                            "when run again."):
+            result = lr_find(model, opt, runs.arrays(train, scaler, target_scaler),
+                             start=start, end=end, steps=steps,
+                             batch_size=cfg["batch_size"], seed=seed, beta=smoothing,
+                             diverge=diverge)
         out.mkdir(parents=True, exist_ok=True)
         result.to_csv(out / "lr_find.csv")
         title = (f"{optimizer} on {_source_name(options)}, hidden "

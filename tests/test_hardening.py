@@ -75,3 +75,30 @@ def test_sigkill_during_checkpoint_writes_never_corrupts(tmp_path):
         assert (state["params"] == i).all() and (state["m"] == -i).all()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ck.npz"]
     assert all(name.startswith(".tmp-") for name in leftovers)   # only orphaned temp files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("command", [
+    ["compare", "-d", "digits", "-o", "sgd,adam", "--epochs", "500"],
+    ["lr-find", "-d", "digits", "--steps", "1000000", "--end", "1e-3"],
+    ["sweep", "{grid}", "--jobs", "1"],
+])
+def test_experiments_exit_130_on_signals_and_keep_files(command, signum, tmp_path):
+    env = {**os.environ, "MINITRAIN_CACHE": str(tmp_path / "cache")}
+    grid = tmp_path / "grid.toml"
+    grid.write_text('dataset = "digits"\nepochs = 300\noptimizer = ["sgd", "adam"]\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    keep = out / "keep.txt"
+    keep.write_text("written before\n")
+    args = [a.replace("{grid}", str(grid)) for a in command]
+    child = subprocess.Popen([sys.executable, "-m", "minitrain", *args, "--out", str(out)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    time.sleep(3.0)
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    assert keep.read_text() == "written before\n"
