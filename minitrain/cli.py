@@ -403,6 +403,35 @@ def _interruptible(note):
             signal.signal(signal.SIGTERM, previous)
 
 
+def optimizer_options(f):
+    """Decorator: the optimizer hyperparameters other than --lr, all defaulting to None.
+
+    A value the chosen optimizer does not take is a usage error
+    (:func:`_check_optimizer_flags`).
+    """
+    options = [
+        click.option("--momentum", type=click.FloatRange(0, 1, max_open=True),
+                     help="SGD/RMSprop momentum."),
+        click.option("--beta1", type=click.FloatRange(0, 1, max_open=True),
+                     help="Adam family: first-moment decay."),
+        click.option("--beta2", type=click.FloatRange(0, 1, max_open=True),
+                     help="Adam family: second-moment decay."),
+        click.option("--eps", type=click.FloatRange(min=0, min_open=True)),
+        click.option("--rho", type=click.FloatRange(0, 1, max_open=True),
+                     help="RMSprop's decay of the squared-gradient average (torch's alpha)."),
+        click.option("--weight-decay", type=click.FloatRange(min=0)),
+        click.option("--amsgrad/--no-amsgrad", default=None),
+        click.option("--centered/--no-centered", default=None),
+        click.option("--momentum-decay", type=click.FloatRange(min=0), help="Nadam's psi."),
+        click.option("--initial-accumulator", type=click.FloatRange(min=0),
+                     help="AdaGrad's starting sum."),
+        click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def _hidden(ctx, param, value):
     if value is None or isinstance(value, (list, tuple)):
         return value
@@ -530,18 +559,7 @@ def _summary_table(summary, metric):
               show_default=True, help="The update rule (see `minitrain optimizers`).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate (default: a per-optimizer value that works here).")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True))
-@click.option("--rho", type=click.FloatRange(0, 1, max_open=True),
-              help="RMSprop's decay of the squared-gradient average (torch's alpha).")
-@click.option("--weight-decay", type=click.FloatRange(min=0))
-@click.option("--amsgrad/--no-amsgrad", default=None)
-@click.option("--centered/--no-centered", default=None)
-@click.option("--momentum-decay", type=click.FloatRange(min=0))
-@click.option("--initial-accumulator", type=click.FloatRange(min=0))
-@click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None)
+@optimizer_options
 @click.option("--convention", type=click.Choice(["torch", "keras"]), default="torch",
               show_default=True, help="Optimizer update rules and defaults: PyTorch's or "
                                       "Keras 3's.")
@@ -1033,18 +1051,7 @@ def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, t
 @cli.command("explain")
 @click.argument("optimizer", type=click.Choice(OPTIMIZER_NAMES))
 @click.option("--lr", type=click.FloatRange(min=0), help="Learning rate [the optimizer's].")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True))
-@click.option("--rho", type=click.FloatRange(0, 1, max_open=True),
-              help="RMSprop's decay of the squared-gradient average (torch's alpha).")
-@click.option("--weight-decay", type=click.FloatRange(min=0))
-@click.option("--amsgrad/--no-amsgrad", default=None)
-@click.option("--centered/--no-centered", default=None)
-@click.option("--momentum-decay", type=click.FloatRange(min=0))
-@click.option("--initial-accumulator", type=click.FloatRange(min=0))
-@click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None)
+@optimizer_options
 @click.option("--steps", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Updates to show.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,

@@ -55,7 +55,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from minitrain import optim, schedules
 from minitrain._validation import check_choice, check_int, check_range
-from minitrain.nn import ACTIVATIONS, MLP
+from minitrain.nn import ACTIVATIONS, MLP, probabilities
 from minitrain.train import EarlyStopping, History
 from minitrain.train import fit as train_fit
 
@@ -450,13 +450,7 @@ class MinitrainClassifier(ClassifierMixin, _MinitrainEstimator):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
-        Z = self._outputs(X)
-        if Z.shape[1] == 1:                               # one logit: binary
-            p = 1.0 / (1.0 + np.exp(-Z[:, 0]))
-            return np.column_stack([1.0 - p, p])
-        Z -= Z.max(axis=1, keepdims=True)
-        E = np.exp(Z)
-        return E / E.sum(axis=1, keepdims=True)
+        return probabilities(self._outputs(X))      # sigmoid of one logit, else softmax
 
     def predict(self, X):
         """The most probable class label of each sample."""

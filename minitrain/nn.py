@@ -600,13 +600,7 @@ class MLP:
         """Class probabilities, shape (n, n_classes), for the classification losses."""
         if not self.is_classifier:
             raise ValueError(f"MLP: predict_proba needs a classification loss, got {self.loss}")
-        Z = self.forward(X).astype(np.float64)
-        if self.loss == "binary_crossentropy":
-            p = 1.0 / (1.0 + np.exp(-Z[:, 0]))
-            return np.column_stack([1.0 - p, p])
-        Z -= Z.max(axis=1, keepdims=True)
-        E = np.exp(Z)
-        return E / E.sum(axis=1, keepdims=True)
+        return probabilities(self.forward(X))
 
     def predict(self, X):
         """Class labels 0..k-1 for classification; values for mse ((n,) if one output)."""
@@ -616,6 +610,16 @@ class MLP:
         if self.loss == "binary_crossentropy":
             return (Z[:, 0] > 0).astype(np.int64)
         return Z[:, 0] if Z.shape[1] == 1 else Z
+
+
+def probabilities(Z):
+    """Class probabilities (float64) from logits: sigmoid of one column, else softmax."""
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.shape[1] == 1:
+        p = 1.0 / (1.0 + np.exp(-Z[:, 0]))
+        return np.column_stack([1.0 - p, p])
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
 
 
 def _is_dtype(dtype):
