@@ -123,7 +123,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     if jobs == 1:
         _warm_up(configs[0], names)
     results = {}
-    bar = _Progress(progress, len(configs), 0)
+    bar = _Progress(progress, len(configs), 0, label="compare")
     for res in execute(configs, jobs=jobs):
         results[res["hash"]] = res
         bar.update(res)

@@ -472,9 +472,10 @@ def _write_csv(path, header, rows):
 
 
 class _Progress:
-    """``sweep 3/8 done (1 failed) 0:12 elapsed, ETA 0:20`` on stderr."""
+    """``sweep 3/8 runs done (1 failed) 0:12 elapsed, ETA 0:20`` on stderr."""
 
-    def __init__(self, enabled, total, done, stream=None):
+    def __init__(self, enabled, total, done, stream=None, label="sweep"):
+        self.label = label
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -490,7 +491,7 @@ class _Progress:
         elapsed = time.perf_counter() - self.started
         ran = self.done - self.first
         eta = elapsed / ran * (self.total - self.done) if ran else math.nan
-        text = (f"sweep {self.done}/{self.total} done"
+        text = (f"{self.label} {self.done}/{self.total} runs done"
                 + (f" ({self.failed} failed)" if self.failed else "")
                 + f"  {_clock(elapsed)} elapsed, ETA {_clock(eta)}")
         if result["status"] != "ok":

@@ -249,7 +249,7 @@ def test_cli_runs_resumes_and_reports_progress(grid_file, tmp_path):
     out = tmp_path / "out"
     result = invoke("sweep", grid_file, "--out", out, "--jobs", 2)
     assert result.exit_code == 0, result.output
-    assert "sweep 8/8 done" in result.stderr and "ETA" in result.stderr
+    assert "sweep 8/8 runs done" in result.stderr and "ETA" in result.stderr
     assert "8 configs: 8 run now, 0 already finished" in result.stdout
     assert len(list(out.glob("*.json"))) == 8 and (out / "summary.csv").exists()
     again = invoke("sweep", grid_file, "--out", out, "--quiet")
