@@ -102,20 +102,23 @@ def adagrad_update(p, g, s, lr, eps_in, eps_out, weight_decay, decay_factor):
 
 @njit(**_JIT)
 def rmsprop_update(p, g, v, g_avg, buf, lr_in, lr_out, rho, one_minus_rho, eps_in, eps_out,
-                   momentum, weight_decay, decay_factor, centered):
+                   avg_keep, avg_sub, momentum, weight_decay, decay_factor, centered):
     """RMSprop, plain or centered, with optional momentum. Equations: see `minitrain.optim.RMSprop`.
 
     Conventions through arguments as in `sgd_update` (lr inside or outside the momentum
     buffer, decoupled or L2 weight decay) and `adagrad_update` (eps inside or outside
-    the square root).
+    the square root). The centered mean gradient is torch's lerp
+    ``g_avg + (1-rho)*(g - g_avg)`` (``avg_keep = avg_sub = 1``) or Keras's
+    ``rho*g_avg + (1-rho)*g`` (``avg_keep = rho``, ``avg_sub = 0``): the same value with
+    Keras's rounding, which matters when ``v - g_avg**2`` cancels.
     """
     for i in prange(p.shape[0]):
         p[i] *= decay_factor                           # decoupled: p <- p (1 - lr wd)
         d = g[i] + weight_decay * p[i]                 # L2; exact g when weight_decay = 0
         v[i] = v[i] * rho + one_minus_rho * d * d
         if centered:
-            g_avg[i] += one_minus_rho * (d - g_avg[i])
-            denom = np.sqrt(v[i] - g_avg[i] * g_avg[i] + eps_in) + eps_out
+            g_avg[i] = g_avg[i] * avg_keep + one_minus_rho * (d - avg_sub * g_avg[i])
+            denom = np.sqrt(v[i] + eps_in - g_avg[i] * g_avg[i]) + eps_out
         else:
             denom = np.sqrt(v[i] + eps_in) + eps_out
         if momentum > 0:

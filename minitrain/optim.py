@@ -592,8 +592,8 @@ class RMSprop(Optimizer):
 
         p     <- p * (1 - lr * weight_decay)         (decoupled, current lr)
         v     <- rho * v + (1 - rho) * g * g
-        g_avg <- g_avg + (1 - rho) * (g - g_avg)     (centered=True)
-        denom <- sqrt(v - g_avg * g_avg + eps)       (centered=True)
+        g_avg <- rho * g_avg + (1 - rho) * g         (centered=True)
+        denom <- sqrt(v + eps - g_avg * g_avg)       (centered=True)
         denom <- sqrt(v + eps)                       (centered=False)
         buf   <- momentum * buf + lr * g / denom     (momentum > 0)
         p     <- p - buf                             (momentum > 0)
@@ -625,8 +625,9 @@ class RMSprop(Optimizer):
 
     ``convention="keras"`` follows ``keras.optimizers.RMSprop``: the "Update rule
     (keras)" above, defaults lr 1e-3, rho 0.9, eps 1e-7, decoupled weight decay.
-    Keras's centered mean gradient is ``rho*g_avg + (1-rho)*g``, the same value as the
-    form above up to rounding.
+    The centered mean gradient and the denominator follow Keras's torch backend in the
+    order of operations too (they equal torch's forms up to rounding, which matters when
+    ``v - g_avg**2`` cancels; Keras's other backends compute ``v - g_avg**2 + eps``).
 
     References
     ----------
@@ -678,9 +679,10 @@ class RMSprop(Optimizer):
         keras = self.convention == "keras"
         lr_in, lr_out = (self.lr, 1.0) if keras else (1.0, self.lr)
         eps_in, eps_out = (self.eps, 0.0) if keras else (0.0, self.eps)
+        avg_keep, avg_sub = (self.rho, 0.0) if keras else (1.0, 1.0)
         kernel(p, g, s["v"], s.get("g_avg", self._empty), s.get("buf", self._empty),
-               lr_in, lr_out, self.rho, 1 - self.rho, eps_in, eps_out, self.momentum,
-               *self._weight_decay_args(), self.centered)
+               lr_in, lr_out, self.rho, 1 - self.rho, eps_in, eps_out, avg_keep, avg_sub,
+               self.momentum, *self._weight_decay_args(), self.centered)
 
 
 # ---------------------------------------------------------------- Adam

@@ -1,6 +1,11 @@
 """Plain NumPy reference of every update rule, written from the "Update rule" blocks of
 the docstrings in minitrain.optim (one step, on copies; no Numba, no torch).
 
+The ``keras_*`` functions (and ``KERAS_REFERENCE``) restate Keras 3's update steps in
+Keras's own order of operations (keras/src/optimizers/*.py and the torch backend's
+``_parallel_update_step``), with Keras's names for the state where they differ only by
+sign: minitrain's SGD ``buf`` is Keras's momentum variable negated.
+
 Each function takes the parameters, the gradient, a dict of state buffers, the step
 count ``t`` of this step (1 on the first) and the hyperparameters, and returns the new
 parameters and state. Scalars that depend on ``t`` are computed in double precision and
@@ -122,4 +127,105 @@ REFERENCE = {
     "adamax": (adamax, {}),
     "nadam": (nadam, {}),
     "adamw": (adamw, {}),
+}
+
+
+# ---------------------------------------------------------------------------- Keras 3
+def _keras_decay(p, lr, weight_decay):
+    """Keras's base-class weight decay, before the step: p <- p * (1 - wd * lr)."""
+    return p * _c(1 - weight_decay * lr, p.dtype) if weight_decay else p
+
+
+def keras_sgd(p, g, state, t, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+    dt = p.dtype
+    p = _keras_decay(p, lr, weight_decay)
+    lr_, mu = _c(lr, dt), _c(momentum, dt)
+    if mu == 0:
+        return p - g * lr_, {}
+    m = -state.get("buf", np.zeros_like(p))           # Keras's momentum variable
+    m = m * mu - g * lr_
+    p = p + (m * mu - g * lr_) if nesterov else p + m
+    return p, {"buf": -m}
+
+
+def keras_adagrad(p, g, state, t, lr=1e-3, eps=1e-7, initial_accumulator=0.1,
+                  weight_decay=0.0):
+    dt = p.dtype
+    p = _keras_decay(p, lr, weight_decay)
+    acc = state.get("s", np.full_like(p, initial_accumulator)) + g * g
+    return p - (_c(lr, dt) * g) / np.sqrt(acc + _c(eps, dt)), {"s": acc}
+
+
+def keras_rmsprop(p, g, state, t, lr=1e-3, rho=0.9, eps=1e-7, momentum=0.0,
+                  centered=False, weight_decay=0.0):
+    dt, new = p.dtype, {}
+    p = _keras_decay(p, lr, weight_decay)
+    vel = new["v"] = _c(rho, dt) * state["v"] + _c(1 - rho, dt) * g * g
+    if centered:
+        ag = new["g_avg"] = _c(rho, dt) * state["g_avg"] + _c(1 - rho, dt) * g
+        den = vel + _c(eps, dt) - ag * ag              # the torch backend's order
+    else:
+        den = vel + _c(eps, dt)
+    inc = (_c(lr, dt) * g) / np.sqrt(den)
+    if _c(momentum, dt) > 0:
+        mom = new["buf"] = _c(momentum, dt) * state.get("buf", np.zeros_like(p)) + inc
+        return p - mom, new
+    return p - inc, new
+
+
+def keras_adam(p, g, state, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0.0,
+               amsgrad=False, decoupled_weight_decay=True):
+    dt, new = p.dtype, {}
+    p = _keras_decay(p, lr, weight_decay)
+    alpha = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    m = new["m"] = state["m"] * _c(beta1, dt) + g * _c(1 - beta1, dt)
+    v = new["v"] = state["v"] * _c(beta2, dt) + g * g * _c(1 - beta2, dt)
+    if amsgrad:
+        v = new["v_max"] = np.maximum(state["v_max"], v)
+    return p - (m * _c(alpha, dt)) / (np.sqrt(v) + _c(eps, dt)), new
+
+
+def keras_adamw(p, g, state, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                weight_decay=0.004, amsgrad=False):
+    return keras_adam(p, g, state, t, lr, beta1, beta2, eps, weight_decay, amsgrad)
+
+
+def keras_adamax(p, g, state, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                 weight_decay=0.0):
+    dt = p.dtype
+    p = _keras_decay(p, lr, weight_decay)
+    m = state["m"] * _c(beta1, dt) + g * _c(1 - beta1, dt)
+    u = np.maximum(state["u"] * _c(beta2, dt), np.abs(g))
+    return p - (m * _c(lr, dt)) / ((u + _c(eps, dt)) * _c(1 - beta1 ** t, dt)), {"m": m, "u": u}
+
+
+def keras_nadam(p, g, state, t, mu_product, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7,
+                weight_decay=0.0, momentum_decay=1.0, decoupled_weight_decay=True):
+    """Keras's schedule is 0.96**t (momentum_decay = 1); u_product is in the array dtype.
+    Also returns the new ``mu_product``."""
+    dt = p.dtype
+    p = _keras_decay(p, lr, weight_decay)
+    u_t = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+    u_t1 = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    u_product = float(dt.type(mu_product) * dt.type(u_t))
+    m = state["m"] * _c(beta1, dt) + g * _c(1 - beta1, dt)
+    v = state["v"] * _c(beta2, dt) + g * g * _c(1 - beta2, dt)
+    m_hat = (m * _c(u_t1, dt)) / _c(1 - u_product * u_t1, dt) + \
+        (g * _c(1 - u_t, dt)) / _c(1 - u_product, dt)
+    v_hat = v / _c(1 - beta2 ** t, dt)
+    return p - (m_hat * _c(lr, dt)) / (np.sqrt(v_hat) + _c(eps, dt)), {"m": m, "v": v}, \
+        u_product
+
+
+#: registry name -> (Keras reference function, presets)
+KERAS_REFERENCE = {
+    "sgd": (keras_sgd, {}),
+    "momentum": (keras_sgd, {"momentum": 0.9}),
+    "nesterov": (keras_sgd, {"momentum": 0.9, "nesterov": True}),
+    "adagrad": (keras_adagrad, {}),
+    "rmsprop": (keras_rmsprop, {}),
+    "adam": (keras_adam, {}),
+    "adamax": (keras_adamax, {}),
+    "nadam": (keras_nadam, {}),
+    "adamw": (keras_adamw, {}),
 }

@@ -1,0 +1,195 @@
+"""Golden trajectories and schedules from Keras 3 (torch backend) for ``convention="keras"``.
+
+For every registry optimizer and two or three hyperparameter sets, in float64
+(``keras.config.set_floatx("float64")``) and float32, run T steps of Keras's own
+optimizer on a noisy quadratic whose gradient depends on the parameters, with a
+learning rate that changes at every step (``optimizer.learning_rate = ...``), and store
+the parameters after every step in ``tests/goldens/keras_<name>.npz``. The first set of
+each optimizer is Keras's defaults except the lr; the others are chosen so that the
+torch and keras conventions differ far above the test tolerances (large eps, weight
+decay, momentum under a changing lr).
+
+The problem (stored in each file; the tests compute the gradient the same way):
+
+    g_t  = A * (p - c) + noise[t]          (in NumPy, in the array dtype)
+    lr_t = lr0 * (1 + 0.5 * sin(0.7 t)) * 0.995**t
+
+Each file also stores ``keras_defaults``: the defaults of the Keras class as Keras
+reports them (``get_config()`` of a default-constructed optimizer), so the tests check
+minitrain's keras defaults against Keras itself.
+
+``tests/goldens/keras_schedules.npz`` holds ``PiecewiseConstantDecay`` and
+``CosineDecay`` values from Keras, and the periodic ``CosineAnnealingLR`` of PyTorch
+past ``T_max`` (the other convention of ``cosine``).
+
+Needs ``pip install keras`` beside the CPU torch (``KERAS_BACKEND=torch``; this script
+sets it). Run: ``python scripts/goldens_keras.py [OUTDIR]`` or scripts/make_goldens.py.
+minitrain and its tests never import keras or torch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+N, T, SEED = 16, 200, 20261010
+
+# registry name -> hyperparameter sets (minitrain names). lr is always given: Keras's
+# default lrs barely move in 200 steps.
+CONFIGS = {
+    "sgd": [{"lr": 0.05}, {"lr": 0.05, "weight_decay": 0.1}],
+    "momentum": [{"lr": 0.02}, {"lr": 0.02, "momentum": 0.5, "weight_decay": 0.05}],
+    "nesterov": [{"lr": 0.02}, {"lr": 0.02, "momentum": 0.8, "weight_decay": 0.05}],
+    "adagrad": [{"lr": 0.1}, {"lr": 0.1, "eps": 1e-2, "initial_accumulator": 0.5,
+                              "weight_decay": 0.05}],
+    "rmsprop": [{"lr": 0.005}, {"lr": 0.005, "rho": 0.8, "eps": 1e-3, "momentum": 0.5,
+                                "centered": True, "weight_decay": 0.05},
+                {"lr": 0.003, "momentum": 0.9}],
+    "adam": [{"lr": 0.01}, {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-3,
+                            "amsgrad": True, "weight_decay": 0.05}],
+    "adamax": [{"lr": 0.01}, {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-2,
+                              "weight_decay": 0.05}],
+    "nadam": [{"lr": 0.01}, {"lr": 0.01, "beta1": 0.8, "eps": 1e-3, "weight_decay": 0.05}],
+    "adamw": [{"lr": 0.01}, {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.1, "amsgrad": True}],
+}
+
+# minitrain name -> Keras argument name
+KERAS_NAMES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
+               "initial_accumulator": "initial_accumulator_value"}
+KERAS_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adagrad": "Adagrad",
+               "rmsprop": "RMSprop", "adam": "Adam", "adamax": "Adamax", "nadam": "Nadam",
+               "adamw": "AdamW"}
+PRESETS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
+
+
+def problem():
+    """The quadratic (A, c), start point, gradient noise and lr multipliers."""
+    rng = np.random.default_rng(SEED)
+    A = rng.uniform(0.5, 2.0, N)
+    c = rng.normal(0.0, 1.0, N)
+    p0 = rng.normal(0.0, 2.0, N)
+    noise = rng.normal(0.0, 0.1, (T, N))
+    t = np.arange(T)
+    lr_factor = (1 + 0.5 * np.sin(0.7 * t)) * 0.995 ** t
+    return A, c, p0, noise, lr_factor
+
+
+def gradient(p, A, c, noise_t):
+    """g = A (p - c) + noise, in p's dtype (the tests compute it the same way)."""
+    dt = p.dtype
+    return A.astype(dt) * (p - c.astype(dt)) + noise_t.astype(dt)
+
+
+def keras_optimizer(keras, name, hp):
+    """The Keras optimizer for a minitrain registry name and hyperparameters."""
+    kw = {**PRESETS.get(name, {}), **hp}
+    kw = {KERAS_NAMES.get(k, k): v for k, v in kw.items()}
+    return getattr(keras.optimizers, KERAS_CLASS[name])(**kw)
+
+
+def keras_defaults(keras, name):
+    """Keras's defaults in minitrain names (only the names minitrain has)."""
+    keras.config.set_floatx("float64")          # else the lr variable rounds 0.01
+    config = getattr(keras.optimizers, KERAS_CLASS[name])().get_config()
+    back = {v: k for k, v in KERAS_NAMES.items()}
+    out = {back.get(k, k): v for k, v in config.items()}
+    keep = ("lr", "momentum", "nesterov", "beta1", "beta2", "eps", "rho", "centered",
+            "amsgrad", "initial_accumulator", "weight_decay")
+    return {k: (0.0 if k == "weight_decay" and v is None else v)
+            for k, v in out.items() if k in keep}
+
+
+def trajectory(keras, name, hp, dtype):
+    A, c, p0, noise, lr_factor = problem()
+    keras.config.set_floatx(np.dtype(dtype).name)
+    var = keras.Variable(p0.astype(dtype), dtype=np.dtype(dtype).name)
+    opt = keras_optimizer(keras, name, hp)
+    opt.build([var])
+    lr0 = hp["lr"]
+    out = np.empty((T, N), dtype)
+    for t in range(T):
+        opt.learning_rate = float(lr0 * lr_factor[t])
+        g = gradient(np.asarray(var.numpy()), A, c, noise[t])
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+        out[t] = var.numpy()
+    return out
+
+
+# ------------------------------------------------------------------------- schedules
+PIECEWISE = {"two": dict(boundaries=[10, 25], values=[1.0, 0.5, 0.1]),
+             "at0": dict(boundaries=[0, 3], values=[0.3, 0.2, 0.1])}
+COSINE_KERAS = {"T40": dict(lr=0.1, total_steps=40), "T25_min": dict(lr=1.0, total_steps=25,
+                                                                     min_lr=0.2)}
+COSINE_TORCH = {"T20": dict(lr=0.1, total_steps=20), "T15_min": dict(lr=1.0, total_steps=15,
+                                                                     min_lr=0.2)}
+
+
+def schedules(keras):
+    import torch
+    keras.config.set_floatx("float64")
+    out = {}
+    sch = keras.optimizers.schedules
+    for case, cfg in PIECEWISE.items():
+        f = sch.PiecewiseConstantDecay(cfg["boundaries"], cfg["values"])
+        steps = np.arange(max(cfg["boundaries"]) + 10)
+        out[f"piecewise/{case}/config"] = np.array(json.dumps(cfg))
+        out[f"piecewise/{case}/lr"] = np.array([float(f(int(k))) for k in steps])
+    for case, cfg in COSINE_KERAS.items():
+        lr, T_, lo = cfg["lr"], cfg["total_steps"], cfg.get("min_lr", 0.0)
+        f = sch.CosineDecay(lr, T_, alpha=lo / lr)
+        out[f"cosine_keras/{case}/config"] = np.array(json.dumps(cfg))
+        out[f"cosine_keras/{case}/lr"] = np.array([float(f(k)) for k in range(2 * T_ + 5)])
+    for case, cfg in COSINE_TORCH.items():
+        p = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+        p.grad = torch.zeros_like(p)
+        opt = torch.optim.SGD([p], lr=cfg["lr"])
+        s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["total_steps"],
+                                                       eta_min=cfg.get("min_lr", 0.0))
+        lrs = []
+        for _ in range(4 * cfg["total_steps"] + 3):       # two full periods and a bit
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            s.step()
+        out[f"cosine_torch/{case}/config"] = np.array(json.dumps(cfg))
+        out[f"cosine_torch/{case}/lr"] = np.array(lrs)
+    out["versions"] = np.array(json.dumps({"keras": keras.__version__,
+                                           "torch": torch.__version__}))
+    return out
+
+
+def main(outdir: pathlib.Path):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    if keras.backend.backend() != "torch":
+        raise SystemExit(f"KERAS_BACKEND must be torch, got {keras.backend.backend()}")
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    A, c, p0, noise, lr_factor = problem()
+    floatx = keras.config.floatx()
+    try:
+        for name, configs in CONFIGS.items():
+            arrays = dict(A=A, c=c, p0=p0, noise=noise, lr_factor=lr_factor,
+                          configs=np.array(json.dumps(configs)),
+                          keras_defaults=np.array(json.dumps(keras_defaults(keras, name))),
+                          keras_version=np.array(keras.__version__))
+            for k, hp in enumerate(configs):
+                for dtype in (np.float32, np.float64):
+                    arrays[f"traj_{k}_{np.dtype(dtype).name}"] = trajectory(keras, name, hp,
+                                                                           dtype)
+            path = outdir / f"keras_{name}.npz"
+            np.savez_compressed(path, **arrays)
+            print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+        path = outdir / "keras_schedules.npz"
+        np.savez_compressed(path, **schedules(keras))
+        print(f"wrote {path}")
+    finally:
+        keras.config.set_floatx(floatx)        # no global side effects for make_goldens.py
+
+
+if __name__ == "__main__":
+    root = pathlib.Path(__file__).resolve().parent.parent
+    main(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "tests" / "goldens")
