@@ -158,43 +158,67 @@ ACTIVATIONS = {
 
 
 @njit(**JIT)
-def _activate(code, z):
-    """f(z) for the activation with this registry code (see ACTIVATIONS)."""
+def _activate(code, z, a):
+    """a = f(z) elementwise over flat arrays, for the activation with this registry code.
+
+    The code is looked at once per layer, not per element, so every branch is a tight
+    loop over one scalar function that LLVM vectorises (measured 3x faster than
+    dispatching per element). Numba cannot cache functions that take other functions
+    as arguments, hence one loop per activation.
+    """
     if code == 0:
-        return relu(z)
-    if code == 1:
-        return leaky_relu(z)
-    if code == 2:
-        return elu(z)
-    if code == 3:
-        return selu(z)
-    if code == 4:
-        return tanh(z)
-    if code == 5:
-        return sigmoid(z)
-    if code == 6:
-        return gelu(z)
-    return identity(z)
+        for i in range(z.size):
+            a[i] = relu(z[i])
+    elif code == 1:
+        for i in range(z.size):
+            a[i] = leaky_relu(z[i])
+    elif code == 2:
+        for i in range(z.size):
+            a[i] = elu(z[i])
+    elif code == 3:
+        for i in range(z.size):
+            a[i] = selu(z[i])
+    elif code == 4:
+        for i in range(z.size):
+            a[i] = tanh(z[i])
+    elif code == 5:
+        for i in range(z.size):
+            a[i] = sigmoid(z[i])
+    elif code == 6:
+        for i in range(z.size):
+            a[i] = gelu(z[i])
+    else:
+        for i in range(z.size):
+            a[i] = identity(z[i])
 
 
 @njit(**JIT)
-def _activate_grad(code, z):
-    """f'(z) for the activation with this registry code (see ACTIVATIONS)."""
+def _activate_grad(code, z, d):
+    """d *= f'(z) elementwise over flat arrays (see :func:`_activate`)."""
     if code == 0:
-        return relu_grad(z)
-    if code == 1:
-        return leaky_relu_grad(z)
-    if code == 2:
-        return elu_grad(z)
-    if code == 3:
-        return selu_grad(z)
-    if code == 4:
-        return tanh_grad(z)
-    if code == 5:
-        return sigmoid_grad(z)
-    if code == 6:
-        return gelu_grad(z)
-    return identity_grad(z)
+        for i in range(z.size):
+            d[i] *= relu_grad(z[i])
+    elif code == 1:
+        for i in range(z.size):
+            d[i] *= leaky_relu_grad(z[i])
+    elif code == 2:
+        for i in range(z.size):
+            d[i] *= elu_grad(z[i])
+    elif code == 3:
+        for i in range(z.size):
+            d[i] *= selu_grad(z[i])
+    elif code == 4:
+        for i in range(z.size):
+            d[i] *= tanh_grad(z[i])
+    elif code == 5:
+        for i in range(z.size):
+            d[i] *= sigmoid_grad(z[i])
+    elif code == 6:
+        for i in range(z.size):
+            d[i] *= gelu_grad(z[i])
+    else:
+        for i in range(z.size):
+            d[i] *= identity_grad(z[i])
 
 
 # ---------------------------------------------------------------------------
@@ -212,12 +236,12 @@ def softmax_crossentropy(Z, Y, D):
             zmax = max(zmax, Z[i, j])
         s = 0.0
         for j in range(k):
-            s += math.exp(Z[i, j] - zmax)
-        log_s = math.log(s)
+            D[i, j] = math.exp(Z[i, j] - zmax)              # exp(z - max), kept in D
+            s += D[i, j]
         label = int(Y[i, 0])
-        total += log_s - (Z[i, label] - zmax)              # -log softmax[label]
+        total += math.log(s) - (Z[i, label] - zmax)        # -log softmax[label]
         for j in range(k):
-            D[i, j] = math.exp(Z[i, j] - zmax - log_s) / n  # softmax / n
+            D[i, j] = D[i, j] / (s * n)                    # softmax / n
         D[i, label] -= 1.0 / n
     return total / n
 
@@ -302,8 +326,8 @@ def _forward(params, layout, act, Xb, work, start):
         for i in range(n):
             for j in range(n_out):
                 Z_l[i, j] += b[j]                        #      + b_l
-                if l < last:
-                    A_l[i, j] = _activate(act, Z_l[i, j])  # A_l = f(Z_l)
+        if l < last:                                     # A_l = f(Z_l)
+            _activate(act, work[o: o + n * n_out], work[size + o: size + o + n * n_out])
         A_prev = A_l
         o += n * n_out
     return Z_l
@@ -344,12 +368,10 @@ def _loss_and_grad(params, grads, layout, act, loss, X, Y, idx, work):
         if l > 0:
             W = params[w0: w0 + n_in * n_out].reshape((n_in, n_out))
             o -= n * n_in
-            Z_prev = work[o: o + n * n_in].reshape((n, n_in))
             D_prev = work[2 * size + o: 2 * size + o + n * n_in].reshape((n, n_in))
             np.dot(D_l, W.T, D_prev)                     # D_{l-1} = D_l W_l^T
-            for i in range(n):
-                for j in range(n_in):
-                    D_prev[i, j] *= _activate_grad(act, Z_prev[i, j])  # * f'(Z_{l-1})
+            _activate_grad(act, work[o: o + n * n_in],   #           * f'(Z_{l-1})
+                           work[2 * size + o: 2 * size + o + n * n_in])
             D_l = D_prev
     return value
 
