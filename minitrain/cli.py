@@ -821,7 +821,8 @@ def optimizers_command():
     from minitrain.runs import DEFAULT_LR
     for name in optim.names():
         defaults = ", ".join(f"{k}={v!r}" for k, v in optim.defaults(name).items())
-        click.echo(f"{name:9}  {optim.describe(name)}")
+        description = optim.describe(name).split(": ", 1)[-1]      # without "name: "
+        click.echo(f"{name:9}  {description}")
         click.echo(f"{'':9}  defaults: {defaults}; fit's default lr: {DEFAULT_LR[name]:g}")
 
 
