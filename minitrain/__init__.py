@@ -19,6 +19,8 @@ from importlib import import_module
 # steps: spinning threads fight OpenBLAS's threads for the cores during the matrix
 # products, which measured 20x slower training (0.65 s vs 0.03 s per epoch, a
 # 64-256-256-10 MLP on digits, 2 cores). Set OMP_WAIT_POLICY yourself to override.
+#: True when importing minitrain set OMP_WAIT_POLICY (benchmarks unset it for peers).
+SET_OMP_WAIT_POLICY = "OMP_WAIT_POLICY" not in os.environ
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"

@@ -123,7 +123,7 @@ def torch_times(sizes, only):
             f"import bench_optimizers as b; b.torch_worker({sizes!r}, {only!r})")
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout
+                             check=True, env=peer_env()).stdout
     except subprocess.CalledProcessError as e:
         print("torch not available:", e.stderr.strip().splitlines()[-1])
         return {}
@@ -213,6 +213,16 @@ def startup():
           f"(target <= 0.5 s)")
     print(f"numba {__import__('numba').__version__}, {os.cpu_count()} CPUs, "
           f"PARALLEL_MIN_SIZE = {minitrain.kernels.PARALLEL_MIN_SIZE:.0e}")
+
+
+def peer_env():
+    """The environment without the OMP_WAIT_POLICY that importing minitrain set, so that
+    PyTorch and scikit-learn run with their own OpenMP defaults."""
+    import minitrain
+    env = dict(os.environ)
+    if minitrain.SET_OMP_WAIT_POLICY:
+        env.pop("OMP_WAIT_POLICY", None)
+    return env
 
 
 def main():

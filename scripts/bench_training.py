@@ -16,6 +16,7 @@ last call and would slow whatever runs next in the same process.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -24,8 +25,6 @@ import tracemalloc
 import warnings
 
 import numpy as np
-
-import minitrain as mt
 
 
 def make_case(name, rng):
@@ -46,6 +45,7 @@ CASES = [("digits", 32), ("classification", 32), ("classification", 256), ("rand
 
 
 def time_minitrain(X, y, hidden, batch, epochs):
+    import minitrain as mt          # imported here only: it sets OMP_WAIT_POLICY for its process
     model = mt.MLP([X.shape[1], *hidden, 10], activation="relu", dtype="float32", seed=0)
     opt = mt.optim.get("adam", lr=1e-3)
     mt.fit(model, opt, (X, y), epochs=1, batch_size=batch, progress=False)   # warm-up
@@ -127,6 +127,7 @@ def gemm_floor(X, hidden, batch, repeats=2000):
 
 
 def memory_check(X, y, hidden, batch, epochs=6):
+    import minitrain as mt
     model = mt.MLP([X.shape[1], *hidden, 10], dtype="float32", seed=0)
     opt = mt.optim.get("adam", lr=1e-3)
     Xc = model.check_X(X)
@@ -167,9 +168,19 @@ def one(case, batch, framework, quick):
 def measure(case, batch, framework, quick):
     cmd = [sys.executable, __file__, "--one", case, str(batch), framework]
     out = subprocess.run(cmd + (["--quick"] if quick else []), capture_output=True,
-                         text=True, check=True).stdout.strip().splitlines()[-1]
+                         text=True, check=True, env=peer_env()).stdout.strip().splitlines()[-1]
     value = float(out)
     return None if value != value else value
+
+
+def peer_env():
+    """The environment without the OMP_WAIT_POLICY that importing minitrain set, so that
+    PyTorch and scikit-learn run with their own OpenMP defaults."""
+    import minitrain
+    env = dict(os.environ)
+    if minitrain.SET_OMP_WAIT_POLICY:
+        env.pop("OMP_WAIT_POLICY", None)
+    return env
 
 
 def main():
