@@ -901,17 +901,55 @@ FUNCTION_NAMES = ("bowl", "rosenbrock", "beale", "himmelblau", "saddle", "rastri
 PATHS_OPTIMIZERS = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
 
 
+CONVENTION_NAMES = ("torch", "keras")      # minitrain.optim.CONVENTIONS
+
+
 def _optimizer_list(ctx, param, value):
+    """``adam,adam@keras`` -> the specs; a name's convention is resolved by
+    :func:`_entries` once ``--convention`` is known."""
     names = [v.strip() for v in str(value).split(",") if v.strip()]
     if not names:
         raise click.BadParameter(f"must name at least one optimizer, got {value!r}")
-    for name in names:
-        if name not in OPTIMIZER_NAMES:
-            raise click.BadParameter(f"unknown optimizer {name!r}; valid: "
+    for spec in names:
+        name, at, convention = spec.partition("@")
+        if name.strip() not in OPTIMIZER_NAMES:
+            raise click.BadParameter(f"unknown optimizer {name.strip()!r}; valid: "
                                      f"{', '.join(OPTIMIZER_NAMES)}")
-    if len(set(names)) < len(names):
-        raise click.BadParameter(f"names an optimizer twice: {value!r}")
+        if at and convention.strip() not in CONVENTION_NAMES:
+            raise click.BadParameter(f"unknown convention {convention.strip()!r} in "
+                                     f"{spec!r}; valid: {', '.join(CONVENTION_NAMES)}")
     return names
+
+
+def _entries(ctx, specs, convention):
+    """Specs -> [(label, name, convention)] (minitrain.lab.entries); usage error on a
+    repeat such as ``adam,adam@torch``."""
+    from minitrain.lab import entries
+    found = entries(specs, convention)
+    labels = [label for label, _, _ in found]
+    if len(set(labels)) < len(labels):
+        raise click.BadParameter(f"names an optimizer twice: {','.join(specs)!r}", ctx,
+                                 param_hint="--optimizers")
+    return found
+
+
+def _lr_for_entries(ctx, lr, found):
+    """``--lr`` map (labels, plain names, ``*``) -> {label: lr} for the given entries."""
+    known = {label for label, _, _ in found} | {name for _, name, _ in found}
+    stray = sorted(set(lr) - known - {"*"})
+    if stray:
+        raise click.BadParameter(f"{stray[0]} is not among --optimizers "
+                                 f"{','.join(label for label, _, _ in found)}", ctx,
+                                 param_hint="--lr")
+    out = {label: lr.get(label, lr.get(name, lr.get("*"))) for label, name, _ in found}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _convention_option(f):
+    return click.option(
+        "--convention", type=click.Choice(CONVENTION_NAMES), default="torch",
+        show_default=True, help="Update rules and defaults of the optimizers named without "
+        "@CONVENTION: PyTorch's or Keras 3's.")(f)
 
 
 def _lr_map(ctx, param, value):
@@ -961,7 +999,9 @@ def _need_matplotlib(what):
 @click.option("--function", "-f", "function_name", type=click.Choice(FUNCTION_NAMES),
               default="bowl", show_default=True, help="The 2-D test function.")
 @click.option("--optimizers", "-o", callback=_optimizer_list, default=PATHS_OPTIMIZERS,
-              show_default=True, help="Comma-separated optimizer names.")
+              show_default=True, help="Comma-separated optimizer names, each optionally "
+              "NAME@keras or NAME@torch.")
+@_convention_option
 @click.option("--steps", type=click.IntRange(min=1),
               help="Updates per optimizer.  [default: 200; rosenbrock 1000, beale 500, "
                    "rastrigin 300]")
@@ -983,8 +1023,8 @@ def _need_matplotlib(what):
 @click.option("--gif", type=click.Path(dir_okay=False),
               help="Animate the paths into this GIF (needs matplotlib and Pillow).")
 @click.pass_context
-def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, tol, schedule,
-                  plot, gif, **options):
+def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, condition,
+                  tol, schedule, plot, gif, **options):
     """Race optimizers on a 2-D test function: table of steps to the minimum, and a plot.
 
     The paths come from the same optimizer objects and Numba kernels that train the
@@ -1005,6 +1045,7 @@ def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, t
       minitrain paths -o sgd,momentum,nesterov --lr 0.02 --condition 50
       minitrain paths -f rosenbrock -o adam,nadam --lr adam=0.05 --schedule onecycle
       minitrain paths -f saddle --start=-2,0.01 --gif saddle.gif
+      minitrain paths -o momentum,momentum@keras --schedule cosine
     """
     from minitrain import lab
 
@@ -1014,19 +1055,15 @@ def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, t
     if condition is not None and function_name != "bowl":
         raise click.UsageError(f"--condition applies to --function bowl only, not "
                                f"{function_name}", ctx)
+    found = _entries(ctx, optimizers, convention)
     if lr is not None:
-        unknown = [name for name in lr if name != "*" and name not in optimizers]
-        if unknown:
-            raise click.BadParameter(f"{unknown[0]} is not among --optimizers "
-                                     f"{','.join(optimizers)}", ctx, param_hint="--lr")
-        bare = lr.pop("*", None)
-        lr = {**({name: bare for name in optimizers} if bare is not None else {}), **lr}
+        lr = _lr_for_entries(ctx, lr, found)
     fn = lab.function(function_name, **({} if condition is None else
                                         {"condition": condition}))
     n_steps = steps or fn.steps
     make = None
     if schedule is not None:
-        first = (lr or {}).get(optimizers[0], fn.default_lr(optimizers[0]))
+        first = (lr or {}).get(found[0][0], fn.default_lr(found[0][1]))
         build_schedule(schedule, options, lr=first, total_steps=n_steps)   # usage errors now
 
         def make(rate):
@@ -1034,11 +1071,12 @@ def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, t
         make.label = schedule
     try:
         result = lab.paths(fn, optimizers, steps=n_steps, lr=lr, start=start,
-                           schedule=make, tol=tol)
+                           schedule=make, tol=tol, convention=convention)
     except (TypeError, ValueError) as e:
         raise click.UsageError(str(e), ctx) from None
     click.echo(result.table())
-    if schedule is not None and "adagrad" in optimizers and make(1.0).momentum(0) is not None:
+    adagrad = any(name == "adagrad" for _, name, _ in found)
+    if schedule is not None and adagrad and make(1.0).momentum(0) is not None:
         click.echo("note: adagrad has no momentum; the schedule's momentum cycling skips it.")
     for path, draw in ((plot, result.plot), (gif, result.gif)):
         if path and _need_matplotlib(f"--{'plot' if path == plot else 'gif'}"):
@@ -1059,8 +1097,11 @@ def paths_command(ctx, function_name, optimizers, steps, lr, start, condition, t
               help="Chooses the curvatures a and the start p0 of the example.")
 @click.option("--digits", type=click.IntRange(4, 17), default=8, show_default=True,
               help="Significant digits per number.")
+@click.option("--convention", type=click.Choice(CONVENTION_NAMES), default="torch",
+              show_default=True, help="Explain PyTorch's update rule or Keras 3's (its "
+              "equations, defaults and numbers).")
 @click.pass_context
-def explain_command(ctx, optimizer, steps, seed, digits, **hp):
+def explain_command(ctx, optimizer, steps, seed, digits, convention, **hp):
     """Print OPTIMIZER's update rule, then a few real updates worked out as numbers.
 
     The example minimises f(p) = 0.5 * sum(a * p**2) over three parameters (gradient
@@ -1073,13 +1114,15 @@ def explain_command(ctx, optimizer, steps, seed, digits, **hp):
       minitrain explain adam --lr 0.1
       minitrain explain nesterov --lr 0.1 --momentum 0.9 --steps 2
       minitrain explain adamw --weight-decay 0.1 --amsgrad
+      minitrain explain adam --convention keras --lr 0.1
     """
     from minitrain import lab
 
     given = {k: v for k, v in hp.items() if v is not None}
     _check_optimizer_flags(ctx, optimizer, [k for k in given if k != "lr"])
     try:
-        result = lab.explain(optimizer, steps=steps, seed=seed, **given)
+        result = lab.explain(optimizer, steps=steps, seed=seed, convention=convention,
+                             **given)
     except (TypeError, ValueError) as e:
         raise click.UsageError(str(e), ctx) from None
     click.echo(result.text(digits=digits))
@@ -1172,10 +1215,13 @@ def _check_source(ctx, options):
 @cli.command("compare")
 @_experiment_data_options
 @click.option("--optimizers", "-o", callback=_optimizer_list,
-              default=",".join(OPTIMIZER_NAMES), help="Comma-separated optimizer names.  "
-              "[default: all nine]")
+              default=",".join(OPTIMIZER_NAMES), help="Comma-separated optimizer names, "
+              "each optionally NAME@keras or NAME@torch (adam,adam@keras runs both side by "
+              "side).  [default: all nine]")
+@_convention_option
 @click.option("--lr", "lr_spec", callback=_lr_map, metavar="NAME=VALUE,...",
-              help="Learning rates, e.g. adam=3e-3,sgd=0.05; a bare 0.01 sets all the others. "
+              help="Learning rates, e.g. adam=3e-3,sgd=0.05,adam@keras=1e-3; a bare 0.01 "
+                   "sets all the others; a plain name covers NAME@keras too. "
                    "[default: each optimizer's default of `minitrain fit`]")
 @click.option("--schedule", "-s", type=click.Choice(SCHEDULE_NAMES),
               help="A schedule for every run; its lr (onecycle: max lr) is each optimizer's.")
@@ -1191,8 +1237,8 @@ def _check_source(ctx, options):
 @click.option("--force", is_flag=True, help="Overwrite the tables in an existing --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.pass_context
-def compare_command(ctx, optimizers, lr_spec, schedule, epochs, seeds, jobs, out, force,
-                    quiet, **options):
+def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seeds, jobs, out,
+                    force, quiet, **options):
     """Train several optimizers from the same start and rank them.
 
     Within a seed every optimizer starts from the same initial weights and sees the
@@ -1206,6 +1252,7 @@ def compare_command(ctx, optimizers, lr_spec, schedule, epochs, seeds, jobs, out
       minitrain compare -d digits --epochs 30 --seeds 0,1,2
       minitrain compare -d moons -o sgd,momentum,adam --lr sgd=0.1,0.01 --seeds 0,1
       minitrain compare -d digits -o adam,nadam --schedule onecycle --pct-start 0.25
+      minitrain compare -d digits -o adam,adam@keras,rmsprop,rmsprop@keras --seeds 0,1
     """
     from minitrain.comparison import compare
     _check_source(ctx, options)
@@ -1213,14 +1260,8 @@ def compare_command(ctx, optimizers, lr_spec, schedule, epochs, seeds, jobs, out
     params = schedule_params(schedule, given, ctx)
     if schedule:                                 # bad values: usage errors before training
         build_schedule(schedule, given, lr=0.01, total_steps=1000)
-    lrs = None
-    if lr_spec:
-        stray = sorted(set(lr_spec) - set(optimizers) - {"*"})
-        if stray:
-            raise click.BadParameter(f"names {', '.join(stray)}, which --optimizers does "
-                                     "not", param_hint="--lr")
-        lrs = {name: lr_spec.get(name, lr_spec.get("*")) for name in optimizers}
-        lrs = {k: v for k, v in lrs.items() if v is not None}
+    found = _entries(ctx, optimizers, convention)
+    lrs = _lr_for_entries(ctx, lr_spec, found) if lr_spec else None
     out = Path(out) if out else _stamp_dir(f"compare-{_source_name(options)}")
     if (out / "summary.csv").exists() and not force:
         raise click.ClickException(f"{out} already holds a comparison; choose another --out "
@@ -1228,7 +1269,8 @@ def compare_command(ctx, optimizers, lr_spec, schedule, epochs, seeds, jobs, out
     try:
         with _interruptible(f"Nothing was written to {out}; run the command again to "
                             "start the comparison over."):
-            result = compare(optimizers=optimizers, lr=lrs, schedule=schedule,
+            result = compare(optimizers=optimizers, convention=convention, lr=lrs,
+                             schedule=schedule,
                              schedule_params=params, epochs=epochs, seeds=seeds, jobs=jobs,
                              out=out, progress=not quiet,
                              **{k: options[k] for k in _DATA_KEYS})

@@ -11,6 +11,9 @@ table shows mean ± standard deviation (sample std, ddof=1)::
     result.summary                # one dict per optimizer
     result.curves                 # one dict per optimizer, seed and epoch
 
+The same optimizer can run under both update-rule conventions side by side
+(``["adam", "adam@keras"]``): the rows are labelled ``adam`` and ``adam@keras``.
+
 The runs themselves are :func:`minitrain.sweeps.run_config` calls, so ``jobs=N`` runs
 them in N worker processes with exactly the same results.
 """
@@ -39,16 +42,23 @@ class CompareError(ValueError):
     """A run of the comparison failed (not diverged: failed), or bad arguments."""
 
 
-def _lr_for(lr, name):
+def _lr_for(lr, label, name):
     if lr is None:
         return None
     if isinstance(lr, dict):
-        return lr.get(name)
+        return lr.get(label, lr.get(name))
     return lr
 
 
+def run_label(cfg, convention="torch"):
+    """A run's row label: its optimizer, with ``@convention`` when not the default."""
+    conv = cfg.get("convention", "torch")
+    return cfg["optimizer"] if conv == convention else f"{cfg['optimizer']}@{conv}"
+
+
 def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_params=None,
-            epochs=None, seeds=(0,), jobs=1, out=None, progress=False, **options):
+            epochs=None, seeds=(0,), jobs=1, out=None, progress=False, convention="torch",
+            **options):
     """Train each optimizer on the same data from the same start; tabulate the results.
 
     Parameters
@@ -56,9 +66,12 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     dataset : str, optional
         A registry dataset (or give ``data="file.csv"`` and ``target=`` in ``options``).
     optimizers : sequence of str, optional
-        Registry names; default: all of them, in :func:`minitrain.optim.names` order.
+        Registry names, each optionally ``NAME@CONVENTION`` (``"adam@keras"``, see
+        :func:`minitrain.optim.parse_spec`); default: all of them, in
+        :func:`minitrain.optim.names` order.
     lr : float or dict, optional
-        One lr for every optimizer, or ``{name: lr}``; missing names get
+        One lr for every optimizer, or ``{label or name: lr}`` (a plain name covers
+        ``name@keras`` too unless that label has its own); missing ones get
         :data:`minitrain.runs.DEFAULT_LR`.
     schedule : str, optional
         A schedule name; its ``lr``/``max_lr`` is each optimizer's lr.
@@ -74,6 +87,9 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
         Also write ``summary.csv``, ``curves.csv`` and (with matplotlib) ``curves.png``.
     progress : bool, default=False
         One line per finished run on stderr.
+    convention : {"torch", "keras"}, default="torch"
+        The update rules of the optimizers named without ``@CONVENTION``; their rows
+        carry the plain name, the others ``NAME@CONVENTION``.
     **options
         Any other option of :func:`minitrain.runs.resolve` (hidden, batch_size,
         n_samples, val_split, ...).
@@ -83,35 +99,42 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     Comparison
     """
     from minitrain import optim
+    from minitrain.lab import entries
     from minitrain.sweeps import _Progress, config_hash, execute
-    names = list(optimizers) if optimizers is not None else optim.names()
-    if not names:
+    specs = list(optimizers) if optimizers is not None else list(optim.names())
+    if not specs:
         raise CompareError("compare: optimizers must name at least one optimizer, got []")
-    for name in names:
+    for spec in specs:
+        name = spec.partition("@")[0].strip() if isinstance(spec, str) else spec
         if name not in optim.names():
             raise CompareError(f"compare: unknown optimizer {name!r}; valid: "
                                f"{', '.join(optim.names())}")
-    if len(set(names)) != len(names):
-        raise CompareError(f"compare: optimizers must be distinct, got {names}")
+    try:
+        found = entries(specs, convention)
+    except (TypeError, ValueError) as e:
+        raise CompareError(f"compare: {e}") from None
+    labels = [label for label, _, _ in found]
+    if len(set(labels)) != len(labels):
+        raise CompareError(f"compare: optimizers must be distinct, got {labels}")
     if isinstance(lr, dict):
-        stray = sorted(set(lr) - set(names))
+        stray = sorted(set(lr) - set(labels) - {name for _, name, _ in found})
         if stray:
             raise CompareError(f"compare: lr given for {', '.join(stray)}, which is not "
-                               f"among the optimizers ({', '.join(names)})")
+                               f"among the optimizers ({', '.join(labels)})")
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise CompareError(f"compare: seeds must be distinct and at least one, got {seeds}")
-    for key in ("optimizer", "seed"):
+    for key, through in (("optimizer", "optimizers"), ("seed", "seeds"),
+                         ("convention", "convention or NAME@CONVENTION in optimizers")):
         if key in options:
-            raise CompareError(f"compare: pass {key} through "
-                               f"{'optimizers' if key == 'optimizer' else 'seeds'}=")
+            raise CompareError(f"compare: pass {key} through {through}=")
     configs = []
     try:
         for seed in seeds:
-            for name in names:
+            for row_label, name, conv in found:
                 configs.append(runs.resolve({
-                    **options, "dataset": dataset, "optimizer": name,
-                    "lr": _lr_for(lr, name), "schedule": schedule,
+                    **options, "dataset": dataset, "optimizer": name, "convention": conv,
+                    "lr": _lr_for(lr, row_label, name), "schedule": schedule,
                     "schedule_params": dict(schedule_params or {}), "epochs": epochs,
                     "seed": seed}))
     except runs.RunError as e:
@@ -121,7 +144,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
                            f"loss), got {configs[0]['val_split']}")
     runs.load_data(configs[0])       # a missing file or unknown dataset: fail before training
     if jobs == 1:
-        _warm_up(configs[0], names)
+        _warm_up(configs[0], found)
     results = {}
     bar = _Progress(progress, len(configs), 0, label="compare")
     for res in execute(configs, jobs=jobs):
@@ -131,15 +154,15 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     failed = [r for r in ordered if r["status"] == "failed"]
     if failed:
         cfg = failed[0]["config"]
-        raise CompareError(f"compare: {cfg['optimizer']} (seed {cfg['seed']}) failed: "
-                           f"{failed[0]['error']}")
-    comparison = Comparison(names, seeds, ordered)
+        raise CompareError(f"compare: {run_label(cfg, convention)} (seed {cfg['seed']}) "
+                           f"failed: {failed[0]['error']}")
+    comparison = Comparison(labels, seeds, ordered, convention)
     if out is not None:
         comparison.write(out)
     return comparison
 
 
-def _warm_up(cfg, names):
+def _warm_up(cfg, found):
     """Compile (or load from Numba's cache) the kernels before any run is timed.
 
     Otherwise the first run of each optimizer would pay for it in the time columns.
@@ -153,8 +176,8 @@ def _warm_up(cfg, names):
     X = np.zeros((2, 2))
     y = np.array([0, 1]) if classes else np.zeros(2)
     from minitrain.train import evaluate
-    for name in names:
-        opt = mt.optim.get(name)
+    for _, name, conv in found:
+        opt = mt.optim.get(name, convention=conv)
         model.loss_and_grad(X, y)
         opt.step(model.params, model.grads)
     evaluate(model, model.check_X(X), model.check_y(y, 2))
@@ -174,7 +197,8 @@ class Comparison:
     Attributes
     ----------
     summary : list of dict
-        One row per optimizer, ranked by mean final validation loss (diverged
+        One row per optimizer (labelled ``adam``, or ``adam@keras`` for an optimizer
+        run under the other convention), ranked by mean final validation loss (diverged
         optimizers last): the columns of :data:`SUMMARY_COLUMNS`.
     curves : list of dict
         One row per optimizer, seed and epoch: :data:`CURVE_COLUMNS`.
@@ -182,15 +206,18 @@ class Comparison:
         The raw :func:`minitrain.sweeps.run_config` results, seed by seed.
     metric : str
         "accuracy" or "r2".
+    convention : str
+        The default convention (rows of the other one carry ``@CONVENTION``).
     """
 
-    def __init__(self, optimizers, seeds, results):
+    def __init__(self, optimizers, seeds, results, convention="torch"):
         self.optimizers, self.seeds, self.results = list(optimizers), list(seeds), results
+        self.convention = convention
         self.config = results[0]["config"]
         self.metric = next((r["summary"]["metric"] for r in results
                             if r["summary"] and r["summary"]["metric"]), "accuracy")
         self.curves = [
-            {"optimizer": r["config"]["optimizer"], "seed": r["config"]["seed"],
+            {"optimizer": run_label(r["config"], convention), "seed": r["config"]["seed"],
              "epoch": row["epoch"], "step": row["step"], "lr": row["lr"],
              "train_loss": row["train_loss"], "val_loss": row["val_loss"],
              "metric": row["val_metric"]}
@@ -200,7 +227,8 @@ class Comparison:
     def _summarise(self):
         table = []
         for name in self.optimizers:
-            mine = [r for r in self.results if r["config"]["optimizer"] == name]
+            mine = [r for r in self.results
+                    if run_label(r["config"], self.convention) == name]
             ok = [r for r in mine if r["status"] == "ok"]
             per_run = {key: [] for key in STATS}
             for r in ok:
@@ -256,7 +284,8 @@ class Comparison:
         seeds = ",".join(map(str, self.seeds))
         title = (f"{cfg['dataset'] or Path(cfg['data']).name}: {cfg['epochs']} epochs, batch "
                  f"{cfg['batch_size']}, hidden {','.join(map(str, cfg['hidden']))}, schedule "
-                 f"{cfg['schedule'] or 'none'}, seeds {seeds}")
+                 f"{cfg['schedule'] or 'none'}, seeds {seeds}"
+                 + (f", convention {self.convention}" if self.convention != "torch" else ""))
         note = ("mean ± std over seeds" if len(self.seeds) > 1 else "one seed") + \
             "; ranked by final validation loss"
         return "\n".join([title, note, *text])

@@ -33,7 +33,7 @@ from minitrain import optim
 from minitrain._validation import check_choice, check_int, check_range
 
 __all__ = ["Function", "Trajectory", "Paths", "Explanation", "function", "names",
-           "paths", "trajectory", "explain", "DEFAULT_OPTIMIZERS"]
+           "paths", "trajectory", "explain", "entries", "DEFAULT_OPTIMIZERS"]
 
 #: The optimizers ``minitrain paths`` compares when none are named.
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -230,9 +230,32 @@ def _build(name, params):
 
 
 # ---------------------------------------------------------------- paths
-def _optimizer(name, hyperparameters):
-    """The optimizer object; the one place that builds them (a later convention= fits here)."""
-    return optim.get(name, **hyperparameters)
+def _optimizer(name, hyperparameters, convention="torch"):
+    """The optimizer object; the one place that builds them."""
+    return optim.get(name, convention=convention, **hyperparameters)
+
+
+def entries(specs, convention="torch"):
+    """``["adam", "adam@keras"]`` -> ``[(label, name, convention), ...]``.
+
+    Each spec is ``NAME`` (then ``convention`` applies) or ``NAME@CONVENTION``
+    (:func:`minitrain.optim.parse_spec`). The label is the plain name under the default
+    ``convention`` and ``NAME@CONVENTION`` otherwise, so ``adam,adam@keras`` gives the
+    labels ``adam`` and ``adam@keras``. Raises ``ValueError`` for a bad spec.
+    """
+    convention = check_choice("convention", convention, optim.CONVENTIONS)
+    out = []
+    for spec in specs:
+        name, conv = optim.parse_spec(spec)
+        if "@" not in spec:
+            conv = convention
+        out.append((name if conv == convention else f"{name}@{conv}", name, conv))
+    return out
+
+
+def _by_label(table, label, name):
+    """``table[label]``, else ``table[name]`` (a plain name covers both conventions)."""
+    return table.get(label, table.get(name))
 
 
 @dataclass
@@ -255,6 +278,10 @@ class Trajectory:
         Steps until the first point within ``tol`` of a minimum (None: never).
     diverged : bool
         True when the parameters became non-finite or left a 1e8 box (the path stops).
+    convention : str
+        ``"torch"`` or ``"keras"``: whose update rule.
+    label : str
+        The name in tables and legends: ``optimizer``, or e.g. ``"adam@keras"``.
     """
 
     optimizer: str
@@ -265,6 +292,11 @@ class Trajectory:
     steps_to_min: int | None
     diverged: bool
     distances: np.ndarray = field(repr=False)
+    convention: str = "torch"
+    label: str = ""
+
+    def __post_init__(self):
+        self.label = self.label or self.optimizer
 
     @property
     def final_distance(self):
@@ -278,7 +310,7 @@ class Trajectory:
 
 
 def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
-               hyperparameters=None):
+               hyperparameters=None, convention="torch", label=None):
     """Run ``optimizer`` for ``steps`` steps on test function ``fn`` from ``start``.
 
     Parameters
@@ -286,7 +318,8 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
     fn : Function or str
         The test function (a name builds it with its defaults).
     optimizer : str
-        Registry name; the object is ``optim.get(optimizer, lr=lr, **hyperparameters)``.
+        Registry name; the object is
+        ``optim.get(optimizer, convention=convention, lr=lr, **hyperparameters)``.
     lr : float
         Learning rate (overridden step by step by ``schedule``).
     steps : int
@@ -298,6 +331,10 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
         every step, as the trainer does. Adagrad has no momentum: it is left alone there.
     tol : float
         Distance to a minimum that counts as "reached".
+    convention : {"torch", "keras"}
+        Whose update rule (see :data:`minitrain.optim.CONVENTIONS`).
+    label : str, optional
+        The trajectory's name in tables; default ``optimizer``.
 
     Returns
     -------
@@ -305,7 +342,7 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
     """
     fn = _build(fn, {}) if isinstance(fn, str) else fn
     steps = check_int("steps", steps, 1, owner="paths")
-    opt = _optimizer(optimizer, {"lr": lr, **(hyperparameters or {})})
+    opt = _optimizer(optimizer, {"lr": lr, **(hyperparameters or {})}, convention)
     p = np.array(fn.start if start is None else start, dtype=np.float64)
     if p.shape != (2,):
         raise ValueError(f"paths: start must be 2 numbers (x, y), got {start!r}")
@@ -331,7 +368,8 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
     distances = fn.distance(points)
     hit = np.flatnonzero(distances <= tol)
     return Trajectory(optimizer, float(lr), points, values, np.array(lrs),
-                      int(hit[0]) if hit.size else None, diverged, distances)
+                      int(hit[0]) if hit.size else None, diverged, distances,
+                      convention, label or optimizer)
 
 
 @dataclass
@@ -349,11 +387,11 @@ class Paths:
     tol: float
     schedule: str | None = None
 
-    def __getitem__(self, optimizer):
+    def __getitem__(self, label):
         for t in self.trajectories:
-            if t.optimizer == optimizer:
+            if t.label == label:
                 return t
-        raise KeyError(optimizer)
+        raise KeyError(label)
 
     def table(self):
         """The comparison table: optimizer, lr, steps to within tol, final distance, value."""
@@ -368,7 +406,7 @@ class Paths:
         for t in self.trajectories:
             steps = ("diverged" if t.diverged else
                      "-" if t.steps_to_min is None else str(t.steps_to_min))
-            rows.append((t.optimizer, f"{t.lr:g}", steps, f"{t.final_distance:.3e}",
+            rows.append((t.label, f"{t.lr:g}", steps, f"{t.final_distance:.3e}",
                          f"{t.final_value:.6g}"))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
@@ -429,7 +467,7 @@ class Paths:
                 label="minimum" if len(fn.minima) == 1 else "minima")
         lines, marks = [], []
         for i, t in enumerate(self.trajectories):
-            label = f"{t.optimizer} (lr={t.lr:g})"
+            label = f"{t.label} (lr={t.lr:g})"
             pts = t.points[:1] if animated else t.points
             (line,) = ax.plot(pts[:, 0], pts[:, 1], "-", color=f"C{i}", lw=1.4,
                               marker=".", ms=3, label=label)
@@ -472,7 +510,7 @@ def _save(fig, filename):
 
 def paths(function="bowl", optimizers=DEFAULT_OPTIMIZERS, *, steps=None, lr=None,
           start=None, condition=None, schedule=None, schedule_params=None,
-          hyperparameters=None, tol=1e-3, plot=None, gif=None):
+          hyperparameters=None, tol=1e-3, plot=None, gif=None, convention="torch"):
     """Run several optimizers on a 2-D test function from the same start.
 
     Parameters
@@ -480,12 +518,14 @@ def paths(function="bowl", optimizers=DEFAULT_OPTIMIZERS, *, steps=None, lr=None
     function : str or Function
         One of :func:`names`: bowl, rosenbrock, beale, himmelblau, saddle, rastrigin.
     optimizers : sequence of str
-        Optimizer registry names.
+        Optimizer registry names, each optionally with a convention: ``"momentum"``,
+        ``"momentum@keras"`` (see :func:`entries`; the labels name the trajectories).
     steps : int, optional
         Updates per optimizer; default: the function's (200; Rosenbrock 1000, Beale 500,
         Rastrigin 300).
     lr : float or dict, optional
-        One learning rate for all, or ``{optimizer: lr}``; missing ones take the
+        One learning rate for all, or ``{label or name: lr}`` (a plain name covers
+        ``name@keras`` too, unless that label has its own); missing ones take the
         function's defaults (``function(name).lr``), tuned to show the textbook pictures.
     start : (float, float), optional
         Starting point; default: the function's.
@@ -498,11 +538,13 @@ def paths(function="bowl", optimizers=DEFAULT_OPTIMIZERS, *, steps=None, lr=None
     schedule_params : dict, optional
         Further schedule parameters (library names).
     hyperparameters : dict, optional
-        ``{optimizer: {name: value}}``, e.g. ``{"momentum": {"momentum": 0.5}}``.
+        ``{label or name: {name: value}}``, e.g. ``{"momentum": {"momentum": 0.5}}``.
     tol : float
         Distance to a minimum that counts as reached (default 1e-3).
     plot, gif : str, optional
         Also save the figure (PNG) or an animation (GIF); matplotlib needed.
+    convention : {"torch", "keras"}, default="torch"
+        The update rules of entries without ``@CONVENTION``.
 
     Returns
     -------
@@ -518,22 +560,29 @@ def paths(function="bowl", optimizers=DEFAULT_OPTIMIZERS, *, steps=None, lr=None
     optimizers = [optimizers] if isinstance(optimizers, str) else list(optimizers)
     if not optimizers:
         raise ValueError("paths: optimizers must name at least one optimizer, got []")
-    for name in optimizers:
-        check_choice("optimizer", name, optim.names(), owner="paths")
-    lrs = _learning_rates(fn, optimizers, lr)
+    try:
+        specs = entries(optimizers, convention)
+    except ValueError as e:
+        raise ValueError(f"paths: {e}") from None
+    labels = [label for label, _, _ in specs]
+    if len(set(labels)) < len(labels):
+        raise ValueError(f"paths: optimizers must be distinct, got {labels}")
+    lrs = _learning_rates(fn, specs, lr)
     steps = fn.steps if steps is None else check_int("steps", steps, 1, owner="paths")
     tol = check_range("tol", tol, 0.0, owner="paths", lo_open=True)
     hyperparameters = hyperparameters or {}
-    for name in hyperparameters:
-        if name not in optimizers:
-            raise ValueError(f"paths: hyperparameters given for {name!r}, which is not "
-                             f"among the optimizers {optimizers}")
+    known = set(labels) | {name for _, name, _ in specs}
+    for key in hyperparameters:
+        if key not in known:
+            raise ValueError(f"paths: hyperparameters given for {key!r}, which is not "
+                             f"among the optimizers {labels}")
     make_schedule = _schedule_factory(schedule, schedule_params, steps)
     start = tuple(float(v) for v in (fn.start if start is None else start))
-    runs = [trajectory(fn, name, lr=lrs[name], steps=steps, start=start,
-                       schedule=make_schedule(lrs[name]) if make_schedule else None,
-                       tol=tol, hyperparameters=hyperparameters.get(name))
-            for name in optimizers]
+    runs = [trajectory(fn, name, lr=lrs[label], steps=steps, start=start,
+                       schedule=make_schedule(lrs[label]) if make_schedule else None,
+                       tol=tol, hyperparameters=_by_label(hyperparameters, label, name),
+                       convention=conv, label=label)
+            for label, name, conv in specs]
     label = schedule if isinstance(schedule, str) else getattr(schedule, "label", None)
     result = Paths(fn, runs, start, steps, tol, label)
     if plot:
@@ -543,17 +592,24 @@ def paths(function="bowl", optimizers=DEFAULT_OPTIMIZERS, *, steps=None, lr=None
     return result
 
 
-def _learning_rates(fn, optimizers, lr):
+def _learning_rates(fn, specs, lr):
+    """{label: lr} from one lr, or a dict keyed by labels or plain names."""
+    labels = [label for label, _, _ in specs]
     if lr is None:
         lr = {}
     elif not isinstance(lr, dict):
-        lr = {name: lr for name in optimizers}
-    for name, value in lr.items():
-        if name not in optimizers:
-            raise ValueError(f"paths: lr given for {name!r}, which is not among the "
-                             f"optimizers {optimizers}")
-        check_range(f"lr[{name}]", value, 0.0, owner="paths", lo_open=True)
-    return {name: float(lr.get(name, fn.default_lr(name))) for name in optimizers}
+        lr = {label: lr for label in labels}
+    known = set(labels) | {name for _, name, _ in specs}
+    for key, value in lr.items():
+        if key not in known:
+            raise ValueError(f"paths: lr given for {key!r}, which is not among the "
+                             f"optimizers {labels}")
+        check_range(f"lr[{key}]", value, 0.0, owner="paths", lo_open=True)
+    out = {}
+    for label, name, _ in specs:
+        value = _by_label(lr, label, name)
+        out[label] = float(fn.default_lr(name) if value is None else value)
+    return out
 
 
 def _schedule_factory(schedule, params, steps):
@@ -586,19 +642,29 @@ def _bias_terms(opt):
     """Scalars of this step that the update rule computes from t: (name, formula, value).
 
     Recomputed here from the equations of the docstring (the optimizer computes the same
-    numbers in Python double precision before calling the kernel).
+    numbers in Python double precision before calling the kernel). The keras
+    convention's scalars follow its "Update rule (keras)": Adam's step size
+    ``lr * sqrt(bc2) / bc1`` (eps then added to the raw ``sqrt(v_hat)``) and Nadam's
+    ``0.96**t`` schedule with ``mu_product`` in the dtype of the parameters.
     """
     t, lr = opt.t, opt.lr
+    keras = opt.convention == "keras"
     if isinstance(opt, optim.Nadam):
         b1, psi = opt.beta1, opt.momentum_decay
         mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
         prod = opt.mu_product                       # state, after this step's update
         bc2 = 1 - opt.beta2 ** t
-        return [("mu", "beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))", mu),
-                ("mu_next", "beta1 * (1 - 0.5 * 0.96**((t + 1) * momentum_decay))",
-                 mu_next),
-                ("mu_product", "mu_product * mu  (kept in float32)", prod),
+        if keras and psi == 1:
+            rows = [("mu", "beta1 * (1 - 0.5 * 0.96**t)", mu),
+                    ("mu_next", "beta1 * (1 - 0.5 * 0.96**(t + 1))", mu_next)]
+        else:
+            rows = [("mu", "beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))", mu),
+                    ("mu_next", "beta1 * (1 - 0.5 * 0.96**((t + 1) * momentum_decay))",
+                     mu_next)]
+        kept = opt._dtype.name if keras else np.dtype(opt.mu_product_dtype).name
+        return rows + [
+                ("mu_product", f"mu_product * mu  (kept in {kept})", prod),
                 ("bc2", "1 - beta2**t", bc2),
                 ("sqrt(bc2)", "", bc2 ** 0.5),
                 ("coef_g", "lr * (1 - mu) / (1 - mu_product)", lr * (1 - mu) / (1 - prod)),
@@ -606,6 +672,10 @@ def _bias_terms(opt):
                  lr * mu_next / (1 - prod * mu_next))]
     if isinstance(opt, optim.Adam):
         bc1, bc2 = 1 - opt.beta1 ** t, 1 - opt.beta2 ** t
+        if keras:
+            return [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
+                    ("sqrt(bc2)", "", bc2 ** 0.5),
+                    ("step_size", "lr * sqrt(bc2) / bc1", lr * bc2 ** 0.5 / bc1)]
         return [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
                 ("lr / bc1", "", lr / bc1), ("sqrt(bc2)", "", bc2 ** 0.5)]
     if isinstance(opt, optim.Adamax):
@@ -615,11 +685,12 @@ def _bias_terms(opt):
 
 
 def _decay_terms(opt, p_old, g):
-    """Weight decay rows: the decayed gradient (coupled) or the decay factor (decoupled)."""
+    """Weight decay rows: the decayed gradient (coupled) or the decay factor (decoupled,
+    which is every optimizer's under the keras convention)."""
     wd = getattr(opt, "weight_decay", 0.0)
     if wd == 0:
         return [], []
-    if getattr(opt, "decoupled_weight_decay", False):
+    if opt.convention == "keras" or getattr(opt, "decoupled_weight_decay", False):
         return [("1 - lr * weight_decay", "", 1 - opt.lr * wd)], []
     return [], [("g + wd*p", g + wd * p_old)]
 
@@ -659,8 +730,11 @@ class Explanation:
             return f"  {label:<12}" + "".join(f"{num(v):>{digits + 9}}" for v in values)
 
         hp = ", ".join(f"{k}={v!r}" for k, v in self.optimizer.hyperparameters().items())
-        out = [f"{self.name}: {type(self.optimizer).__name__}({hp})", "",
-               "Update rule", "-----------", self.rule, "",
+        keras = self.optimizer.convention == "keras"
+        title = "Update rule (keras)" if keras else "Update rule"
+        out = [f"{self.name}: {type(self.optimizer).__name__}({hp}"
+               + (", convention='keras')" if keras else ")"), "",
+               title, "-" * len(title), self.rule, "",
                "Worked example: f(p) = 0.5 * sum(a * p**2), so the gradient is g = a * p.",
                "Each step below shows p before the step, g, the state after the kernel ran,",
                "the scalars of this step, step = p_new - p, lr_eff = -step / g (the lr plain",
@@ -680,7 +754,7 @@ class Explanation:
         return "\n".join(out)
 
 
-def explain(optimizer, *, steps=3, seed=0, **hyperparameters):
+def explain(optimizer, *, steps=3, seed=0, convention="torch", **hyperparameters):
     """Run ``steps`` real updates of ``optimizer`` on a 3-parameter quadratic and record them.
 
     The function is ``f(p) = 0.5 * sum(a * p**2)`` (gradient ``a * p``) with ``a`` and
@@ -690,11 +764,14 @@ def explain(optimizer, *, steps=3, seed=0, **hyperparameters):
     Parameters
     ----------
     optimizer : str
-        Registry name (see ``minitrain optimizers``).
+        Registry name (see ``minitrain optimizers``), optionally ``NAME@CONVENTION``.
     steps : int
         Number of updates shown (default 3).
     seed : int
         Chooses ``a`` (in [0.5, 3]) and the start (in [-2, 2]).
+    convention : {"torch", "keras"}, default="torch"
+        Whose update rule: the text shows that convention's "Update rule" block and
+        the scalars its equations use.
     **hyperparameters
         Passed to ``optim.get(optimizer, ...)``, e.g. ``lr=0.1, beta1=0.8``.
 
@@ -703,10 +780,14 @@ def explain(optimizer, *, steps=3, seed=0, **hyperparameters):
     Explanation
         ``print(result)`` shows the update rule and the worked steps.
     """
-    check_choice("optimizer", optimizer, optim.names(), owner="explain")
+    try:
+        [(label, optimizer, convention)] = entries([optimizer], convention)
+    except ValueError as e:
+        raise ValueError(f"explain: {e}") from None
     steps = check_int("steps", steps, 1, owner="explain")
     seed = check_int("seed", seed, 0, owner="explain")
-    opt = _optimizer(optimizer, hyperparameters)
+    opt = _optimizer(optimizer, hyperparameters, convention)
+    label = optimizer if convention == "torch" else f"{optimizer}@{convention}"
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.5, 3.0, 3).round(1)
     p = rng.uniform(-2.0, 2.0, 3).round(1)
@@ -724,4 +805,5 @@ def explain(optimizer, *, steps=3, seed=0, **hyperparameters):
                         "state": {k: v.copy() for k, v in opt.state.items()},
                         "scalars": _bias_terms(opt) + scalars,
                         "step": p - p_old, "p_new": p.copy()})
-    return Explanation(optimizer, opt, a, start, records, optim.update_rule(optimizer))
+    return Explanation(label, opt, a, start, records,
+                       optim.update_rule(optimizer, convention=convention))

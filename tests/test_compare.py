@@ -179,7 +179,13 @@ def test_cli_prints_the_ranked_table_and_writes_the_files(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (("-o", "adam,lion"), "unknown optimizer 'lion'"),
-    (("-o", "adam", "--lr", "sgd=0.1"), "names sgd, which --optimizers does not"),
+    (("-o", "adam", "--lr", "sgd=0.1"), "sgd is not among --optimizers adam"),
+    (("-o", "adam,adam@jax"), "unknown convention 'jax' in 'adam@jax'"),
+    (("-o", "adam@"), "unknown convention '' in 'adam@'"),
+    (("-o", "adam,adam@torch"), "names an optimizer twice"),
+    (("-o", "adam@keras", "--convention", "keras", "--lr", "adam@keras=0.1"),
+     "adam@keras is not among --optimizers adam"),
+    (("--convention", "jax"), "'jax' is not one of"),
     (("--seeds", "0,0"), "must be distinct integers"),
     (("--pct-start", "0.3"), "need(s) --schedule"),
     (("--schedule", "cosine", "--pct-start", "0.3"), "is not an option of schedule"),

@@ -87,7 +87,7 @@ def test_sigkill_during_checkpoint_writes_never_corrupts(tmp_path):
 def test_experiments_exit_130_on_signals_and_keep_files(command, signum, tmp_path):
     env = {**os.environ, "MINITRAIN_CACHE": str(tmp_path / "cache")}
     grid = tmp_path / "grid.toml"
-    grid.write_text('dataset = "digits"\nepochs = 300\noptimizer = ["sgd", "adam"]\n')
+    grid.write_text('dataset = "digits"\nepochs = 20000\noptimizer = ["sgd", "adam"]\n')
     out = tmp_path / "out"
     out.mkdir()
     keep = out / "keep.txt"
