@@ -202,3 +202,74 @@ def test_cli_bad_data_exits_1_with_one_line(tmp_path):
                     "--out", tmp_path / "x")
     assert result.exit_code == 1 and result.output.startswith("Error: ")
     assert result.output.count("\n") == 1 and "missing.csv" in result.output
+
+
+# ----------------------------------------------------------------------- conventions
+def direct_fit(name, convention, seed, lr):
+    """One run written out with the public pieces: MLP(seed), optim.get, train.fit."""
+    from minitrain import optim, runs
+    from minitrain.train import fit, params_sha256
+    cfg = runs.resolve({"dataset": "iris", "hidden": [8], "epochs": 3, "seed": seed})
+    train, val, _, scaler, _, _ = runs.load_data(cfg)
+    model = MLP([4, 8, 3], seed=seed)
+    opt = optim.get(name, convention=convention, lr=lr)
+    history = fit(model, opt, runs.arrays(train, scaler, None), runs.arrays(val, scaler, None),
+                  epochs=3, seed=seed, progress=False)
+    return history, params_sha256(model.params)
+
+
+def test_one_optimizer_under_both_conventions_side_by_side():
+    result = mt.compare("iris", ["adam", "adam@keras"], seeds=[0, 1], lr={"adam": 0.01},
+                        **SMALL)
+    assert sorted(row["optimizer"] for row in result.summary) == ["adam", "adam@keras"]
+    assert {row["optimizer"] for row in result.curves} == {"adam", "adam@keras"}
+    assert "adam@keras" in result.table()
+    for r in result.results:
+        cfg = r["config"]
+        history, sha = direct_fit("adam", cfg["convention"], cfg["seed"], 0.01)
+        assert [row["val_loss"] for row in r["history"]] == history["val_loss"]
+        assert [row["train_loss"] for row in r["history"]] == history["train_loss"]
+        assert r["summary"]["params_sha256"] == sha
+    by = {(r["config"]["convention"], r["config"]["seed"]): r["summary"]["params_sha256"]
+          for r in result.results}
+    assert by["torch", 0] != by["keras", 0]             # the rules did differ
+
+
+def test_default_convention_and_lr_by_label():
+    result = mt.compare("iris", ["adam", "adam@torch"], convention="keras",
+                        lr={"adam": 0.01, "adam@torch": 0.02}, **SMALL)
+    rows = {row["optimizer"]: row for row in result.summary}
+    assert set(rows) == {"adam", "adam@torch"}
+    assert rows["adam"]["lr"] == 0.01 and rows["adam@torch"]["lr"] == 0.02
+    conventions = {r["config"]["convention"]: r["config"]["lr"] for r in result.results}
+    assert conventions == {"keras": 0.01, "torch": 0.02}
+    assert "convention keras" in result.table().splitlines()[0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(optimizers=["adam", "adam@jax"]), "convention must be one of"),
+    (dict(optimizers=["adam", "adam@torch"]), "must be distinct"),
+    (dict(optimizers=["adam"], convention="jax"), "convention must be one of"),
+    (dict(optimizers=["adam"], lr={"adam@keras": 0.1}), "lr given for adam@keras"),
+])
+def test_bad_convention_arguments(kwargs, message):
+    with pytest.raises(CompareError) as info:
+        mt.compare("iris", **kwargs)
+    assert message in str(info.value)
+
+
+def test_cli_compare_conventions(tmp_path):
+    out = tmp_path / "cmp"
+    result = invoke("compare", "-d", "iris", "-o", "adam,adam@keras", "--lr",
+                    "adam@keras=0.02,0.01", "-e", 3, "--hidden", "8", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    with open(out / "summary.csv") as f:
+        rows = {r["optimizer"]: r for r in csv.DictReader(f)}
+    assert float(rows["adam"]["lr"]) == 0.01 and float(rows["adam@keras"]["lr"]) == 0.02
+    api = mt.compare("iris", ["adam", "adam@keras"], lr={"adam": 0.01, "adam@keras": 0.02},
+                     **SMALL)
+    want = {r["optimizer"]: r["final_val_loss_mean"] for r in api.summary}
+    assert {k: float(v["final_val_loss_mean"]) for k, v in rows.items()} == \
+        pytest.approx(want, rel=1e-12)
+    help_text = invoke("compare", "--help").output
+    assert "--convention" in help_text and "adam@keras" in help_text

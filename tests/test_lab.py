@@ -15,7 +15,7 @@ import minitrain as mt
 from minitrain import lab, optim, schedules
 from minitrain.cli import FUNCTION_NAMES, cli
 
-from ref_optim import REFERENCE
+from ref_optim import KERAS_REFERENCE, REFERENCE
 
 
 def run(*args):
@@ -481,5 +481,194 @@ def test_cli_explain_output_equals_the_api():
 ])
 def test_cli_explain_bad_options_exit_2(args, message):
     r = run("explain", *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+
+
+# ---------------------------------------------------------------- the keras convention
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "rmsprop", "adam", "nadam",
+                                  "adamax", "adagrad"])
+def test_paths_at_keras_equal_direct_stepping_with_the_keras_optimizer(name):
+    fn = lab.function("bowl")
+    lr = fn.default_lr(name)
+    result = mt.paths("bowl", [name, f"{name}@keras"], steps=60)
+    assert [t.label for t in result.trajectories] == [name, f"{name}@keras"]
+    assert result[f"{name}@keras"].convention == "keras"
+    for label, convention in ((name, "torch"), (f"{name}@keras", "keras")):
+        opt = optim.get(name, convention=convention, lr=lr)
+        p, points = np.array(fn.start), [np.array(fn.start)]
+        for _ in range(60):
+            opt.step(p, np.array(fn.grad(*p)))
+            points.append(p.copy())
+        np.testing.assert_array_equal(result[label].points, points)      # bit for bit
+    assert f"{name}@keras" in result.table()
+
+
+def test_paths_keras_momentum_follows_the_numpy_equations_under_a_schedule():
+    """Keras keeps lr inside the velocity: v = mu*v - lr*g; p += v (written out here)."""
+    fn = lab.function("bowl")
+    sched = schedules.get("cosine", lr=0.02, total_steps=40)
+    p, v, points = np.array(fn.start), np.zeros(2), [np.array(fn.start)]
+    for step in range(40):
+        v = 0.9 * v - sched.lr(step) * np.array(fn.grad(*p))
+        p = p + v
+        points.append(p)
+    got = mt.paths("bowl", ["momentum@keras"], steps=40, lr=0.02, schedule="cosine")
+    np.testing.assert_allclose(got["momentum@keras"].points, points, rtol=1e-13, atol=1e-15)
+
+
+def test_paths_convention_default_lr_and_hyperparameters_by_label():
+    result = mt.paths("bowl", ["adam", "adam@torch"], convention="keras", steps=5,
+                      lr={"adam": 0.1, "adam@torch": 0.2},
+                      hyperparameters={"adam": {"beta1": 0.5}})
+    assert result["adam"].convention == "keras" and result["adam"].lr == 0.1
+    assert result["adam@torch"].convention == "torch" and result["adam@torch"].lr == 0.2
+    opt = optim.get("adam", convention="torch", lr=0.2, beta1=0.5)  # a name covers both
+    p = np.array(lab.function("bowl").start)
+    for _ in range(5):
+        opt.step(p, np.array(lab.function("bowl").grad(*p)))
+    np.testing.assert_array_equal(result["adam@torch"].points[-1], p)
+    with pytest.raises(ValueError, match="convention must be one of"):
+        mt.paths("bowl", ["adam@jax"])
+    with pytest.raises(ValueError, match="must be distinct"):
+        mt.paths("bowl", ["adam", "adam@torch"])
+    with pytest.raises(ValueError, match="lr given for 'adam@keras'"):
+        mt.paths("bowl", ["adam"], lr={"adam@keras": 0.1})
+
+
+KERAS_CASES = [("sgd", {"lr": 0.1}), ("momentum", {"lr": 0.1}), ("nesterov", {"lr": 0.1}),
+               ("momentum", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1}),
+               ("adagrad", {"lr": 0.5}), ("rmsprop", {"lr": 0.01}),
+               ("rmsprop", {"lr": 0.01, "centered": True, "momentum": 0.9}),
+               ("rmsprop", {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.2}),
+               ("adam", {"lr": 0.1}), ("adam", {"lr": 0.1, "amsgrad": True, "beta1": 0.5}),
+               ("adam", {"lr": 0.1, "weight_decay": 0.1}), ("adamax", {"lr": 0.1}),
+               ("adamax", {"lr": 0.1, "weight_decay": 0.1}), ("nadam", {"lr": 0.1}),
+               ("nadam", {"lr": 0.1, "weight_decay": 0.05}), ("adamw", {"lr": 0.1}),
+               ("adam", {})]
+
+
+@pytest.mark.parametrize("name,hp", KERAS_CASES)
+def test_explain_keras_prints_the_kernels_numbers(name, hp):
+    result = mt.explain(name, convention="keras", steps=4, seed=3, **hp)
+    text = str(result)
+    assert text.startswith(f"{name}@keras: ") and "convention='keras')" in text
+    assert "Update rule (keras)\n-------------------\n" + \
+        optim.update_rule(name, convention="keras") in text
+    a, p0, steps = parse(text)
+    opt = optim.get(name, convention="keras", **hp)
+    p = p0.copy()
+    for shown in steps:
+        before = p.copy()
+        g = a * p
+        opt.step(p, g)
+        assert shown["t"] == opt.t and shown["lr"] == opt.lr
+        for label, want in [("p", before), ("g", g), ("step", p - before), ("p_new", p),
+                            *opt.state.items()]:
+            assert close(shown[label], want), (label, shown[label], want)
+
+
+@pytest.mark.parametrize("name,hp", KERAS_CASES)
+def test_explained_keras_arithmetic_reproduces_the_printed_update(name, hp):
+    """From the printed numbers alone, the NumPy Keras rule gives the printed results."""
+    a, p0, steps = parse(str(mt.explain(name, convention="keras", steps=4, seed=3, **hp)))
+    ref, presets = KERAS_REFERENCE[name]
+    kw = {**presets, **hp}
+    prev_state, mu_product = {}, 1.0
+    for shown in steps:
+        state = dict(prev_state)
+        if not state and name == "adagrad":
+            state["s"] = np.full(3, 0.1)                         # Keras's initial value
+        for buffer in {"rmsprop": ("v", "g_avg"), "adam": ("m", "v", "v_max"),
+                       "adamw": ("m", "v", "v_max"), "adamax": ("m", "u"),
+                       "nadam": ("m", "v")}.get(name, ()):
+            state.setdefault(buffer, np.zeros(3))
+        args = (shown["p"], shown["g"], state, shown["t"])
+        if name == "nadam":
+            p_new, new_state, mu_product = ref(*args, mu_product, **kw)
+            assert close(shown["mu_product"], mu_product)
+        else:
+            p_new, new_state = ref(*args, **kw)
+        scale = np.abs(shown["p"]).max()
+        assert close(shown["p_new"], p_new, scale=scale), (shown["p_new"], p_new)
+        for key, value in new_state.items():
+            assert close(shown[key], value), key
+        if kw.get("weight_decay"):
+            assert shown["1 - lr * weight_decay"] == pytest.approx(
+                1 - shown["lr"] * kw["weight_decay"], rel=1e-8)
+            assert "g + wd*p" not in shown                       # Keras always decouples
+        prev_state = {k: shown[k] for k in ("buf", "s", "v", "g_avg", "m", "v_max", "u")
+                      if k in shown}
+
+
+def test_explained_keras_scalars_give_the_last_line_of_the_keras_rule():
+    """Each last line of "Update rule (keras)" from the printed scalars and buffers."""
+    def check(name, want, **hp):
+        _, _, steps = parse(str(mt.explain(name, convention="keras", steps=4, **hp)))
+        for s in steps:
+            assert close(s["p_new"], want(s), scale=np.abs(s["p"]).max()), name
+
+    def adam(s):
+        t = s["t"]
+        assert s["bc1"] == pytest.approx(1 - 0.9 ** t, rel=1e-8)
+        assert s["bc2"] == pytest.approx(1 - 0.999 ** t, rel=1e-8)
+        assert s["step_size"] == pytest.approx(0.1 * s["sqrt(bc2)"] / s["bc1"], rel=1e-7)
+        assert "lr / bc1" not in s
+        return s["p"] - s["step_size"] * s["m"] / (np.sqrt(s["v"]) + 1e-7)
+    check("adam", adam, lr=0.1)
+    check("adamw", lambda s: s["p"] * s["1 - lr * weight_decay"]
+          - s["step_size"] * s["m"] / (np.sqrt(s["v"]) + 1e-7), lr=0.1)
+
+    def nadam(s):
+        t = s["t"]
+        assert s["mu"] == pytest.approx(0.9 * (1 - 0.5 * 0.96 ** t), rel=1e-8)
+        assert s["mu_next"] == pytest.approx(0.9 * (1 - 0.5 * 0.96 ** (t + 1)), rel=1e-8)
+        denom = np.sqrt(s["v"] / s["bc2"]) + 1e-7
+        return s["p"] - s["coef_g"] * s["g"] / denom - s["coef_m"] * s["m"] / denom
+    check("nadam", nadam, lr=0.1)
+    check("adamax", lambda s: s["p"] - s["lr / bc1"] * s["m"] / (s["u"] + 1e-7), lr=0.1)
+    check("momentum", lambda s: s["p"] - s["buf"], lr=0.1)          # lr inside the buffer
+    check("rmsprop", lambda s: s["p"] - 0.01 * s["g"] / np.sqrt(s["v"] + 1e-7), lr=0.01)
+    check("rmsprop", lambda s: s["p"] - s["buf"], lr=0.01, momentum=0.5)
+
+
+def test_explain_keras_nadam_mu_product_is_in_the_array_dtype():
+    text = str(mt.explain("nadam", convention="keras", steps=1))
+    assert "mu = beta1 * (1 - 0.5 * 0.96**t)" in text and "(kept in float64)" in text
+    assert "(kept in float32)" in str(mt.explain("nadam", steps=1))
+
+
+def test_cli_explain_and_paths_conventions():
+    r = run("explain", "adam", "--convention", "keras", "--lr", "0.1", "--steps", "2")
+    assert r.exit_code == 0, r.output
+    assert r.output.rstrip("\n") == str(mt.explain("adam", convention="keras", lr=0.1,
+                                                    steps=2))
+    assert "Update rule (keras)" in r.output and "eps=1e-07" in r.output
+    r = run("paths", "-o", "momentum,momentum@keras", "--lr", "momentum@keras=0.01,0.02",
+            "--steps", "50")
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == mt.paths("bowl", ["momentum", "momentum@keras"], steps=50,
+                                        lr={"momentum": 0.02,
+                                            "momentum@keras": 0.01}).table()
+    r = run("paths", "-o", "adam", "--convention", "keras", "--steps", "5")
+    assert r.exit_code == 0 and r.output.strip() == mt.paths(
+        "bowl", ["adam"], steps=5, convention="keras").table()
+    assert "--convention" in run("paths", "--help").output
+    assert "momentum@keras" in run("paths", "--help").output
+    assert "--convention keras" in run("explain", "--help").output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["paths", "-o", "adam,adam@jax"], "unknown convention 'jax' in 'adam@jax'"),
+    (["paths", "-o", "lion@keras"], "unknown optimizer 'lion'"),
+    (["paths", "-o", "adam,adam@torch"], "names an optimizer twice"),
+    (["paths", "-o", "adam", "--lr", "adam@keras=0.1"], "adam@keras is not among"),
+    (["paths", "--convention", "jax"], "'jax' is not one of"),
+    (["explain", "adam", "--convention", "jax"], "'jax' is not one of"),
+    (["explain", "adam", "--convention", "keras", "--coupled-weight-decay"],
+     "decoupled_weight_decay must be True"),
+])
+def test_cli_convention_usage_errors_exit_2(args, message):
+    r = run(*args)
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
