@@ -80,7 +80,7 @@ def test_sigkill_during_checkpoint_writes_never_corrupts(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("command", [
-    ["compare", "-d", "digits", "-o", "sgd,adam", "--epochs", "500"],
+    ["compare", "-d", "digits", "-o", "sgd,adam", "--epochs", "20000"],
     ["lr-find", "-d", "digits", "--steps", "1000000", "--end", "1e-3"],
     ["sweep", "{grid}", "--jobs", "1"],
 ])
