@@ -16,14 +16,7 @@ SMALL = dict(epochs=3, hidden=[8])
 TIMING = ("seconds_mean", "seconds_std", "steps_per_second_mean", "steps_per_second_std")
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def cache(cache_dir, monkeypatch):
-    monkeypatch.setenv("MINITRAIN_CACHE", str(cache_dir))
+pytestmark = pytest.mark.usefixtures("minitrain_cache")
 
 
 def untimed(rows):

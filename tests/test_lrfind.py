@@ -11,14 +11,7 @@ from minitrain.cli import cli
 from minitrain.lrfind import suggestions
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def cache(cache_dir, monkeypatch):
-    monkeypatch.setenv("MINITRAIN_CACHE", str(cache_dir))
+pytestmark = pytest.mark.usefixtures("minitrain_cache")
 
 
 def setup(name="nadam", dataset="iris", hidden=(8,), dtype="float32"):

@@ -26,16 +26,7 @@ seed = [0, 1]
 """
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    # one directory for the whole module: loky keeps its workers (and their environment)
-    # from one test to the next
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def cache(cache_dir, monkeypatch):
-    monkeypatch.setenv("MINITRAIN_CACHE", str(cache_dir))
+pytestmark = pytest.mark.usefixtures("minitrain_cache")
 
 
 def comparable(result):
