@@ -102,3 +102,55 @@ def test_experiments_exit_130_on_signals_and_keep_files(command, signum, tmp_pat
     assert child.returncode == 130, err
     assert "Interrupted" in err and "Traceback" not in err
     assert keep.read_text() == "written before\n"
+
+
+def _fit_csv(tmp_path, name, text, *args):
+    from click.testing import CliRunner
+
+    from minitrain.cli import cli
+    path = tmp_path / name
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["fit", "--data", str(path), "--quiet", "--json",
+                                      "--epochs", "3", "--out", str(tmp_path / name[:-4]),
+                                      *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name, text, args", [
+    # one feature; batch larger than the data
+    ("one_feature.csv", "x,y\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(30)),
+     ["--batch-size", "1000"]),
+    # a constant column next to a useful one (standardising must not divide by zero)
+    ("constant.csv", "c,x,y\n" + "".join(f"7,{i},{i % 2}\n" for i in range(40)), []),
+    # one sample, regression (no validation or test part)
+    ("one_row.csv", "x,y\n1.5,2.25\n", ["--task", "regression", "--val-split", "0",
+                                       "--test-split", "0"]),
+    # string labels with spaces and 100 classes
+    ("many_classes.csv", "a,b,label\n" + "".join(
+        f"{i % 13},{i % 7},class {i % 100}\n" for i in range(600)), ["--task",
+                                                                    "classification"]),
+])
+def test_extreme_but_valid_csv_inputs_train(name, text, args, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINITRAIN_CACHE", str(tmp_path / "cache"))
+    summary = _fit_csv(tmp_path, name, text, *args)
+    assert summary["epochs"] == 3
+    assert np.isfinite(summary["train"]["loss"])
+    if name == "one_row.csv":                 # R^2 is undefined for a constant target
+        assert np.isnan(summary["train"]["r2"]) and summary["val"] is None
+    else:
+        assert all(np.isfinite(v) for v in summary["train"].values())
+
+
+def test_float64_data_into_a_float32_model_and_huge_lr():
+    import minitrain as mt
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 3))                 # float64, 10^5 rows
+    y = (X[:, 0] > 0).astype(int)
+    model = mt.MLP([3, 8, 2], dtype="float32")
+    history = mt.fit(model, mt.optim.get("adam", lr=1e-2), (X, y), epochs=1,
+                     batch_size=1000, progress=False)
+    assert model.params.dtype == np.float32 and history[0]["train_loss"] < 0.7
+    with pytest.raises(mt.train.TrainingDiverged):
+        mt.fit(mt.MLP([3, 64, 2], dtype="float32"), mt.optim.get("sgd", lr=1e6),
+               (X[:2000] * 100, y[:2000]), epochs=5, progress=False)
