@@ -35,6 +35,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import goldens_optim  # noqa: E402  (same problem and gradient as the PyTorch goldens)
+
 N, T, SEED = 16, 200, 20261010
 
 # registry name -> hyperparameter sets (minitrain names). lr is always given: Keras's
@@ -66,21 +69,11 @@ PRESETS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nestero
 
 
 def problem():
-    """The quadratic (A, c), start point, gradient noise and lr multipliers."""
-    rng = np.random.default_rng(SEED)
-    A = rng.uniform(0.5, 2.0, N)
-    c = rng.normal(0.0, 1.0, N)
-    p0 = rng.normal(0.0, 2.0, N)
-    noise = rng.normal(0.0, 0.1, (T, N))
-    t = np.arange(T)
-    lr_factor = (1 + 0.5 * np.sin(0.7 * t)) * 0.995 ** t
-    return A, c, p0, noise, lr_factor
+    """The noisy quadratic of the PyTorch goldens (scripts/goldens_optim.py), own seed."""
+    return goldens_optim.problem(SEED)
 
 
-def gradient(p, A, c, noise_t):
-    """g = A (p - c) + noise, in p's dtype (the tests compute it the same way)."""
-    dt = p.dtype
-    return A.astype(dt) * (p - c.astype(dt)) + noise_t.astype(dt)
+gradient = goldens_optim.gradient
 
 
 def keras_optimizer(keras, name, hp):

@@ -43,9 +43,9 @@ CONFIGS = {
 }
 
 
-def problem():
+def problem(seed=SEED):
     """The quadratic (A, c), start point, gradient noise and lr multipliers."""
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     A = rng.uniform(0.5, 2.0, N)
     c = rng.normal(0.0, 1.0, N)
     p0 = rng.normal(0.0, 2.0, N)
