@@ -39,8 +39,12 @@ HISTORY_COLUMNS = ("epoch", "step", "lr", "momentum", "train_loss", "val_loss",
                    "val_metric", "seconds")
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss or the parameters became NaN or infinite."""
+class TrainingDiverged(ValueError, RuntimeError):
+    """The loss or the parameters became NaN or infinite.
+
+    A ``ValueError`` (as scikit-learn raises on divergence) and, for code written
+    against minitrain 0.1, still a ``RuntimeError``.
+    """
 
     def __init__(self, epoch, step, loss, lr):
         self.epoch, self.step, self.loss, self.lr = epoch, step, loss, lr
