@@ -658,14 +658,14 @@ def fit_command(ctx, **opts):
                                progress=not quiet)
     except user_errors as e:
         raise click.ClickException(str(e)) from None
-    except ValueError as e:           # a bad option value found by the library
-        raise click.UsageError(str(e), ctx) from None
     except TrainingDiverged as e:
         kept = (f"The last good checkpoint is kept at {out}/model.npz." if e.epoch > 1
                 else "No epoch finished, so no checkpoint was written.")
         raise click.ClickException(
             f"training diverged at epoch {e.epoch}, step {e.step} (loss={e.loss}). {kept} "
             f"Try a lower --lr (now {e.lr:g}) or standardise the inputs.") from None
+    except ValueError as e:           # a bad option value found by the library
+        raise click.UsageError(str(e), ctx) from None
     except Interrupted as e:
         click.echo(f"\nInterrupted at epoch {e.epoch}, step {e.step}. State saved in "
                    f"{out}/model.npz; continue with: minitrain fit --resume {out}", err=True)
