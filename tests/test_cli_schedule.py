@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from minitrain import schedules
-from minitrain.cli import (SCHEDULE_DEST, SCHEDULE_OPTIONS, build_schedule, cli,
+from minitrain.cli import cli
+from minitrain.cli._options import (SCHEDULE_DEST, SCHEDULE_OPTIONS, build_schedule,
                            pop_schedule_options, schedule_options)
 
 

@@ -1,0 +1,219 @@
+"""Teaching commands: gradcheck, paths, explain."""
+from __future__ import annotations
+
+
+import click
+
+from minitrain.cli import cli
+from minitrain.cli._options import (RegistryChoice, ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map, _need_matplotlib, _optimizer_list, build_schedule, optimizer_options, schedule_options, schedule_params)
+
+
+@cli.command("gradcheck")
+@click.option("--dataset", "-d", default="iris", show_default=True, metavar="NAME",
+              help="Built-in dataset to draw the batch from.")
+@click.option("--hidden", callback=_hidden, default="8,8", show_default=True,
+              help="Hidden layer sizes, comma-separated.")
+@click.option("--activation", type=ACTIVATIONS, default="tanh",
+              show_default=True)
+@click.option("--loss", type=LOSSES,
+              help="Default: softmax_crossentropy for classes, mse for regression.")
+@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Batch size of the check.")
+@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6,
+              show_default=True, help="Finite-difference step.")
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-6,
+              show_default=True, help="Largest relative error that passes.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed):
+    """Check backprop against central finite differences, layer by layer.
+
+    For every parameter the numerical derivative (L(p+eps) - L(p-eps)) / (2 eps) is
+    computed in float64 and compared with the gradient backprop wrote into the flat
+    grads array. The relative error of a block is max |backprop - numeric| divided by
+    the largest gradient in that block. Exit code 1 when any block exceeds --tol.
+
+    \b
+    Example:
+      minitrain gradcheck --dataset iris --hidden 8,8 --activation tanh
+    """
+    import numpy as np
+
+    import minitrain as mt
+    from minitrain import data
+    from minitrain.gradient_check import format_table, gradcheck
+    try:
+        ds = data.load(dataset, seed=seed)
+    except data.DataError as e:
+        raise click.BadParameter(str(e), param_hint="--dataset") from None
+    loss = loss or ("softmax_crossentropy" if ds.task == "classification" else "mse")
+    if loss != "mse" and ds.task == "regression":
+        raise click.UsageError(f"--loss {loss} needs class labels; {dataset} is regression")
+    if loss == "binary_crossentropy" and ds.n_classes != 2:
+        raise click.UsageError(f"--loss binary_crossentropy needs 2 classes; {dataset} has "
+                               f"{ds.n_classes}")
+    if loss == "mse" and ds.task == "classification":
+        raise click.UsageError(f"--loss mse needs a regression target; {dataset} has classes")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(ds), size=min(samples, len(ds)), replace=False)
+    X = data.Scaler.fit(ds.X).transform(ds.X)[idx]
+    y = ds.y[idx]
+    if loss == "mse":
+        y = data.TargetScaler.fit(ds.y).transform(y)
+    n_out = {"softmax_crossentropy": ds.n_classes, "binary_crossentropy": 1, "mse": 1}[loss]
+    model = mt.MLP([ds.n_features, *hidden, n_out], activation=activation, loss=loss,
+                   dtype="float64", seed=seed)
+    rows = gradcheck(model, X, y, eps=eps)
+    worst = max(r.rel_error for r in rows)
+    click.echo(f"{model} on {len(idx)} samples of {dataset}, eps={eps:g}\n")
+    click.echo(format_table(rows, tol))
+    verdict = "PASS" if worst <= tol else "FAIL"
+    click.echo(f"\n{verdict}: largest relative error {worst:.2e} (tolerance {tol:g})")
+    if worst > tol:
+        raise SystemExit(1)
+
+
+# `minitrain paths`: optimizers on 2-D test functions (minitrain/lab.py), table and plot;
+# `minitrain explain OPTIMIZER`: the update rule, then a few real updates as numbers.
+FUNCTIONS = RegistryChoice("minitrain.lab:names")
+def _point(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        xy = tuple(float(v) for v in str(value).split(","))
+    except ValueError:
+        xy = ()
+    if len(xy) != 2 or not all(abs(v) < float("inf") for v in xy):
+        raise click.BadParameter(f"must be two numbers X,Y like -4,1.5, got {value!r}")
+    return xy
+@cli.command("paths")
+@click.option("--function", "-f", "function_name", type=FUNCTIONS,
+              default="bowl", show_default=True, help="The 2-D test function.")
+@click.option("--optimizers", "-o", callback=_optimizer_list, default=None,
+              show_default=True, help="Comma-separated optimizer names, each optionally "
+              "NAME@keras or NAME@torch.")
+@_convention_option
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Updates per optimizer.  [default: 200; rosenbrock 1000, beale 500, "
+                   "rastrigin 300]")
+@click.option("--lr", callback=_lr_map, metavar="NAME=VALUE,...",
+              help="Learning rates, e.g. adam=0.1,sgd=0.01; a bare 0.05 sets all the others. "
+                   "[default: per function and optimizer, shown in the table]")
+@click.option("--start", callback=_point, metavar="X,Y",
+              help="Starting point, e.g. --start -4,1.5.  [default: the function's]")
+@click.option("--condition", type=click.FloatRange(min=0, min_open=True),
+              help="bowl: condition number, f = (x^2 + condition*y^2)/2.  [default: 10]")
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="Distance to a minimum that counts as reached.")
+@click.option("--schedule", "-s", type=SCHEDULES,
+              help="A learning-rate schedule per optimizer, peaking at (or starting from) its "
+                   "lr; schedule options below.")
+@schedule_options
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw contours + paths and value-vs-step into this PNG (needs matplotlib).")
+@click.option("--gif", type=click.Path(dir_okay=False),
+              help="Animate the paths into this GIF (needs matplotlib and Pillow).")
+@click.pass_context
+def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, condition,
+                  tol, schedule, plot, gif, **options):
+    """Race optimizers on a 2-D test function: table of steps to the minimum, and a plot.
+
+    The paths come from the same optimizer objects and Numba kernels that train the
+    networks, stepping a 2-element parameter array with the function's analytic gradient.
+
+    \b
+    Functions (minima; default start):
+      bowl        (x^2 + condition*y^2)/2, elongated (0, 0); (-4, 1.5)
+      rosenbrock  (1-x)^2 + 100 (y-x^2)^2, a curved valley  (1, 1); (-1.5, 2)
+      beale       plateaus and ridges                      (3, 0.5); (1, 1.5)
+      himmelblau  four minima                              (3, 2) and 3 more; (0, 0)
+      saddle      x^2/2 + y^4/4 - y^2/2, saddle at (0, 0)   (0, +-1); (-2, 0.001)
+      rastrigin   a local minimum at every integer point   (0, 0); (-2.2, 3.3)
+
+    \b
+    Examples:
+      minitrain paths --function bowl --plot paths.png
+      minitrain paths -o sgd,momentum,nesterov --lr 0.02 --condition 50
+      minitrain paths -f rosenbrock -o adam,nadam --lr adam=0.05 --schedule onecycle
+      minitrain paths -f saddle --start=-2,0.01 --gif saddle.gif
+      minitrain paths -o momentum,momentum@keras --schedule cosine
+    """
+    from minitrain import lab
+
+    given = {k: v for k, v in options.items() if v is not None}
+    if schedule is None and given:
+        schedule_params(None, given, ctx)                 # usage error: needs --schedule
+    if condition is not None and function_name != "bowl":
+        raise click.UsageError(f"--condition applies to --function bowl only, not "
+                               f"{function_name}", ctx)
+    if optimizers is None:
+        from minitrain.lab import DEFAULT_OPTIMIZERS
+        optimizers = list(DEFAULT_OPTIMIZERS)
+    found = _entries(ctx, optimizers, convention)
+    if lr is not None:
+        lr = _lr_for_entries(ctx, lr, found)
+    fn = lab.function(function_name, **({} if condition is None else
+                                        {"condition": condition}))
+    n_steps = steps or fn.steps
+    make = None
+    if schedule is not None:
+        first = (lr or {}).get(found[0][0], fn.default_lr(found[0][1]))
+        build_schedule(schedule, options, lr=first, total_steps=n_steps)   # usage errors now
+
+        def make(rate):
+            return build_schedule(schedule, options, lr=rate, total_steps=n_steps)
+        make.label = schedule
+    try:
+        result = lab.paths(fn, optimizers, steps=n_steps, lr=lr, start=start,
+                           schedule=make, tol=tol, convention=convention)
+    except (TypeError, ValueError) as e:
+        raise click.UsageError(str(e), ctx) from None
+    click.echo(result.table())
+    adagrad = any(name == "adagrad" for _, name, _ in found)
+    if schedule is not None and adagrad and make(1.0).momentum(0) is not None:
+        click.echo("note: adagrad has no momentum; the schedule's momentum cycling skips it.")
+    for path, draw in ((plot, result.plot), (gif, result.gif)):
+        if path and _need_matplotlib(f"--{'plot' if path == plot else 'gif'}"):
+            try:
+                draw(path)
+            except OSError as e:
+                raise click.ClickException(f"cannot write {path}: {e.strerror or e}")
+            click.echo(f"wrote {path}")
+@cli.command("explain")
+@click.argument("optimizer", type=OPTIMIZERS)
+@click.option("--lr", type=click.FloatRange(min=0), help="Learning rate [the optimizer's].")
+@optimizer_options
+@click.option("--steps", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Updates to show.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Chooses the curvatures a and the start p0 of the example.")
+@click.option("--digits", type=click.IntRange(4, 17), default=8, show_default=True,
+              help="Significant digits per number.")
+@click.option("--convention", type=CONVENTIONS, default="torch",
+              show_default=True, help="Explain PyTorch's update rule or Keras 3's (its "
+              "equations, defaults and numbers).")
+@click.pass_context
+def explain_command(ctx, optimizer, steps, seed, digits, convention, **hp):
+    """Print OPTIMIZER's update rule, then a few real updates worked out as numbers.
+
+    The example minimises f(p) = 0.5 * sum(a * p**2) over three parameters (gradient
+    g = a * p). Every number comes from the real kernel: p, g, every state buffer after
+    the step, the step's scalars (bias corrections, step sizes), the step p_new - p, the
+    effective per-parameter lr and p_new, so the arithmetic can be redone by hand.
+
+    \b
+    Examples:
+      minitrain explain adam --lr 0.1
+      minitrain explain nesterov --lr 0.1 --momentum 0.9 --steps 2
+      minitrain explain adamw --weight-decay 0.1 --amsgrad
+      minitrain explain adam --convention keras --lr 0.1
+    """
+    from minitrain import lab
+
+    given = {k: v for k, v in hp.items() if v is not None}
+    _check_optimizer_flags(ctx, optimizer, [k for k in given if k != "lr"])
+    try:
+        result = lab.explain(optimizer, steps=steps, seed=seed, convention=convention,
+                             **given)
+    except (TypeError, ValueError) as e:
+        raise click.UsageError(str(e), ctx) from None
+    click.echo(result.text(digits=digits))

@@ -1,0 +1,279 @@
+"""Commands for one run: fit, evaluate, predict."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from minitrain.cli import cli
+from minitrain.cli._options import (ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, RUN_KEYS, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
+
+
+def _summary_table(summary, metric):
+    lines = [f"{'':8}{'loss':>10}  {metric:>9}"]
+    for part in ("train", "val", "test"):
+        m = summary[part]
+        if m:
+            lines.append(f"{part:8}{m['loss']:>10.4f}  {m[metric]:>9.4f}")
+    sps = summary["steps_per_second"]
+    lines.append(f"{summary['epochs']} epochs, {summary['steps']} steps in "
+                 f"{summary['seconds']:.2f} s ({sps:,.0f} steps/s)" if sps else
+                 f"{summary['epochs']} epochs, {summary['steps']} steps")
+    lines.append(f"params sha256 {summary['params_sha256']}")
+    lines.append(f"run directory {summary['run']}")
+    return "\n".join(lines)
+@cli.command("fit")
+@click.option("--config", type=click.Path(dir_okay=False), callback=_load_config,
+              is_eager=True, expose_value=False,
+              help="TOML file with these option names (e.g. optimizer = \"adam\"); "
+                   "the command line wins.")
+@click.option("--dataset", "-d", metavar="NAME",
+              help="A built-in dataset (see `minitrain datasets`), e.g. digits, moons.")
+@click.option("--data", type=click.Path(dir_okay=False), help="A CSV file with a header row.")
+@click.option("--target", help="The CSV column to predict (default: the last column).")
+@click.option("--task", type=click.Choice(["classification", "regression"]),
+              help="Override the CSV task inference.")
+@click.option("--n-samples", type=click.IntRange(min=1), help="Samples (generated datasets).")
+@click.option("--noise", type=click.FloatRange(min=0), help="Noise (generated datasets).")
+@click.option("--n-features", type=click.IntRange(min=1), help="Features (generated datasets).")
+@click.option("--n-classes", type=click.IntRange(min=2), help="Classes (generated datasets).")
+@click.option("--hidden", callback=_hidden,
+              help="Hidden layer sizes, comma-separated.  [default: 64,64; 16 for diabetes]")
+@click.option("--activation", type=ACTIVATIONS, default="relu",
+              show_default=True, help="Hidden-layer activation.")
+@click.option("--loss", type=LOSSES,
+              help="Default: softmax_crossentropy for classes, mse for regression.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True)
+@click.option("--optimizer", "-o", type=OPTIMIZERS, default="nadam",
+              show_default=True, help="The update rule (see `minitrain optimizers`).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate (default: a per-optimizer value that works here).")
+@optimizer_options
+@click.option("--convention", type=click.Choice(["torch", "keras"]), default="torch",
+              show_default=True, help="Optimizer update rules and defaults: PyTorch's or "
+                                      "Keras 3's.")
+@click.option("--schedule", "-s", type=SCHEDULES,
+              help="Learning-rate schedule (see `minitrain schedules`); its options below.")
+@schedule_options
+@click.option("--epochs", "-e", type=click.IntRange(min=1),
+              help="Total epochs (with --resume: the total to reach).  [default: 40; 100 for "
+                   "iris, 60 for wine]")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--test-split", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seeds the data split, initial weights and shuffling.")
+@click.option("--early-stopping/--no-early-stopping", default=False, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Early-stopping patience in epochs.")
+@click.option("--min-delta", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--on-diverge", type=click.Choice(["stop", "rollback"]),
+              help="On a NaN/inf loss: stop (exit 1, last good checkpoint kept), or roll back "
+                   "to the last epoch, halve the lr and go on (at most 3 times).  "
+                   "[default: stop]")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Run directory (default: runs/DATASET-OPTIMIZER-TIME).")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue the run in this directory up to --epochs in total.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as one JSON object on the last line.")
+@click.pass_context
+def fit_command(ctx, **opts):
+    """Train an MLP on a dataset or CSV file and save the run.
+
+    \b
+    Examples:
+      minitrain fit --dataset digits --optimizer nadam
+      minitrain fit -d moons -o momentum --lr 0.05 --schedule onecycle --max-lr 0.5
+      minitrain fit --data data/penguins_like.csv --target species --epochs 60
+      minitrain fit --resume runs/digits-nadam-20261129-101500 --epochs 80
+
+    The run directory gets config.toml, history.csv, model.npz (checkpoint, written
+    every epoch and on Ctrl-C) and summary.json; `minitrain evaluate` and
+    `minitrain predict` read it.
+    """
+    import json as _json
+
+    from minitrain import runs
+    from minitrain.checkpoint import CheckpointError
+    from minitrain.data import DataError
+    from minitrain.train import Interrupted, TrainingDiverged
+
+    user_errors = (runs.RunError, DataError, CheckpointError, OSError)
+
+    source = click.core.ParameterSource
+    given = {k for k in opts if ctx.get_parameter_source(k) not in
+             (source.DEFAULT, None)}
+    quiet, as_json, force = opts.pop("quiet"), opts.pop("as_json"), opts.pop("force")
+    resume, out = opts.pop("resume"), opts.pop("out")
+    schedule_given = pop_schedule_options(opts)
+    try:
+        if resume:
+            allowed = {"epochs", "resume", "quiet", "as_json"}
+            extra = sorted(given - allowed)
+            if extra:
+                raise click.UsageError("--resume continues a run with its saved options; "
+                                       "only --epochs may change (got "
+                                       f"{', '.join('--' + e.replace('_', '-') for e in extra)})",
+                                       ctx)
+            if not Path(resume).is_dir():
+                raise runs.RunError(f"{resume}: no such run directory")
+            cfg = runs.read_toml(f"{resume}/config.toml")
+            if "epochs" in given:
+                cfg["epochs"] = opts["epochs"]
+            cfg = runs.resolve({k: v for k, v in cfg.items()})
+            out = resume
+        else:
+            if opts["dataset"] is not None:
+                from minitrain import data
+                if opts["dataset"] not in data.names():
+                    raise click.BadParameter(
+                        f"unknown dataset {opts['dataset']!r}; valid: "
+                        f"{', '.join(data.names())} (or a CSV file with --data)",
+                        ctx, param_hint="'--dataset'")
+            _check_optimizer_flags(ctx, opts["optimizer"],
+                                   [k for k in OPTIMIZER_FLAGS if opts[k] is not None])
+            cfg = {k: opts[k] for k in RUN_KEYS}
+            cfg["schedule_params"] = schedule_params(
+                opts["schedule"], {k: v for k, v in schedule_given.items() if v is not None},
+                ctx)
+            cfg = runs.resolve(cfg)
+            out = out or runs.default_run_dir(cfg)
+        summary = runs.fit_run(cfg, out, resume=bool(resume), force=force,
+                               progress=not quiet)
+    except user_errors as e:
+        raise click.ClickException(str(e)) from None
+    except TrainingDiverged as e:
+        kept = (f"The last good checkpoint is kept at {out}/model.npz." if e.epoch > 1
+                else "No epoch finished, so no checkpoint was written.")
+        raise click.ClickException(
+            f"training diverged at epoch {e.epoch}, step {e.step} (loss={e.loss}). {kept} "
+            f"Try a lower --lr (now {e.lr:g}) or standardise the inputs.") from None
+    except ValueError as e:           # a bad option value found by the library
+        raise click.UsageError(str(e), ctx) from None
+    except Interrupted as e:
+        click.echo(f"\nInterrupted at epoch {e.epoch}, step {e.step}. State saved in "
+                   f"{out}/model.npz; continue with: minitrain fit --resume {out}", err=True)
+        ctx.exit(130)
+    if not quiet:
+        metric = "accuracy" if summary["train"] and "accuracy" in summary["train"] else "r2"
+        click.echo(_summary_table(summary, metric))
+    if as_json:
+        keys = ("train", "val", "test", "epochs", "steps", "seconds", "params_sha256")
+        click.echo(_json.dumps({k: summary[k] for k in keys}))
+def _run_data(extra, data_path, target):
+    """Dataset parts to score: the run's own split, or a CSV file given by the user."""
+    from minitrain import data, runs
+    cfg = extra["config"]
+    if data_path is None:
+        train, val, test, *_ = runs.load_data(cfg)
+        return {"train": train, "val": val, "test": test}
+    ds = data.load_csv(data_path, target if target is not None else cfg.get("target"),
+                       task=extra["task"])
+    if ds.feature_names != extra["feature_names"]:
+        raise data.DataError(f"{data_path}: columns {ds.feature_names} differ from the run's "
+                             f"features {extra['feature_names']}")
+    return {Path(data_path).name: _encode_like_run(ds, extra)}
+def _encode_like_run(ds, extra):
+    """Map the CSV's class labels onto the run's class indices."""
+    from minitrain import data
+    if extra["task"] != "classification":
+        return ds
+    index = {str(c): i for i, c in enumerate(extra["classes"])}
+    labels = [str(ds.classes[k]) for k in ds.y]
+    unknown = sorted({lab for lab in labels if lab not in index})
+    if unknown:
+        raise data.DataError(f"labels {unknown} were not seen in training "
+                             f"(classes: {extra['classes']})")
+    return data.Dataset(ds.X, [index[lab] for lab in labels], ds.task, ds.name,
+                        ds.feature_names, list(extra["classes"]))
+def _scalers(extra):
+    from minitrain import data
+    scaler = data.Scaler.from_dict(extra["scaler"])
+    target = extra.get("target_scaler")
+    return scaler, data.TargetScaler.from_dict(target) if target else None
+@cli.command("evaluate")
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="A run directory written by `minitrain fit`.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False),
+              help="Score this CSV instead of the run's own train/val/test split.")
+@click.option("--target", help="Target column of --data (default: the run's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate_command(run_dir, data_path, target, as_json):
+    """Loss and accuracy (or R^2) of a saved run's model.
+
+    \b
+    Examples:
+      minitrain evaluate --run runs/digits-nadam-20261129-101500
+      minitrain evaluate --run runs/penguins --data new_penguins.csv
+    """
+    import json as _json
+
+    from minitrain import runs
+    try:
+        model, extra = runs.load_run(run_dir)
+        scaler, target_scaler = _scalers(extra)
+        parts = _run_data(extra, data_path, target)
+        result = {name: runs.metrics(model, part, scaler, target_scaler)
+                  for name, part in parts.items() if part is not None}
+    except _run_errors() as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(_json.dumps(result))
+        return
+    metric = "accuracy" if model.is_classifier else "r2"
+    click.echo(f"{'':12}{'loss':>10}  {metric:>9}")
+    for name, m in result.items():
+        click.echo(f"{name:12}{m['loss']:>10.4f}  {m[metric]:>9.4f}")
+@cli.command("predict")
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="A run directory written by `minitrain fit`.")
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="CSV with the run's feature columns (a target column is ignored).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the predictions (CSV).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+def predict_command(run_dir, data_path, out, force):
+    """Write predictions (and class probabilities) for a CSV file.
+
+    \b
+    Example:
+      minitrain predict --run runs/penguins --data data/penguins_like.csv --out preds.csv
+    """
+    import csv
+    import os
+
+    from minitrain import data, runs
+    if os.path.exists(out) and not force:
+        raise click.ClickException(f"{out} exists; add --force to overwrite it")
+    try:
+        model, extra = runs.load_run(run_dir)
+        scaler, target_scaler = _scalers(extra)
+        X, names = data.read_features(data_path, extra["feature_names"])
+        X = model.check_X(scaler.transform(X))
+    except _run_errors() as e:
+        raise click.ClickException(str(e)) from None
+    except ValueError as e:
+        raise click.ClickException(f"{data_path}: {e}") from None
+    tmp = f"{out}.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        if model.is_classifier:
+            classes = extra["classes"]
+            proba = model.predict_proba(X)
+            writer.writerow(["prediction", *[f"p_{c}" for c in classes]])
+            for row in proba:
+                writer.writerow([classes[int(row.argmax())], *[f"{p:.6g}" for p in row]])
+        else:
+            values = model.predict(X)
+            if target_scaler is not None:
+                values = target_scaler.inverse_transform(values)
+            writer.writerow(["prediction"])
+            writer.writerows([[f"{v:.8g}"] for v in values])
+    os.replace(tmp, out)
+    click.echo(f"wrote {X.shape[0]} predictions to {out}")
