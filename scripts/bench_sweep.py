@@ -26,7 +26,7 @@ import tempfile
 import time
 
 import minitrain as mt
-from minitrain.sweeps import expand
+from minitrain.experiments.sweep import expand
 
 
 def grid(epochs, hidden):

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import minitrain as mt
 from minitrain.cli import cli
-from minitrain.comparison import CompareError
+from minitrain.experiments.compare import CompareError
 from minitrain.nn import MLP
 
 OPTS = ["sgd", "momentum", "adam", "rmsprop"]
@@ -138,8 +138,8 @@ def test_bad_arguments(kwargs, message):
 
 def test_public_functions_survive_importing_their_modules():
     import importlib
-    for name, module in [("compare", "comparison"), ("sweep", "sweeps"),
-                         ("gradcheck", "gradient_check"), ("lr_find", "lrfind")]:
+    for name, module in [("compare", "experiments.compare"), ("sweep", "experiments.sweep"),
+                         ("gradcheck", "gradient_check"), ("lr_find", "experiments.lrfind")]:
         importlib.import_module(f"minitrain.{module}")
         assert callable(getattr(mt, name)) and not isinstance(getattr(mt, name), type(mt))
 

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 import minitrain as mt
-from minitrain import runs
+from minitrain.experiments import runs
 from minitrain.cli import cli
-from minitrain.lrfind import suggestions
+from minitrain.experiments.lrfind import suggestions
 
 
 pytestmark = pytest.mark.usefixtures("minitrain_cache")

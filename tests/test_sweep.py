@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 import minitrain as mt
-from minitrain import runs
+from minitrain.experiments import runs
 from minitrain.cli import cli
-from minitrain.sweeps import (SweepError, config_hash, expand, limit_threads,
+from minitrain.experiments.sweep import (SweepError, config_hash, expand, limit_threads,
                              run_config)
 
 # 8 configs: 2 optimizers x 2 lrs x 2 seeds, small and quick
@@ -206,8 +206,8 @@ def test_summary_and_curves_csv_merge_all_runs(tmp_path):
 
 def test_mt_sweep_stays_the_function_after_importing_the_module(tmp_path):
     import importlib
-    importlib.import_module("minitrain.sweeps")
-    assert mt.sweep is importlib.import_module("minitrain.sweeps").sweep
+    importlib.import_module("minitrain.experiments.sweep")
+    assert mt.sweep is importlib.import_module("minitrain.experiments.sweep").sweep
     assert mt.sweep(GRID, tmp_path, dry_run=True).ran == 0
 
 
@@ -315,7 +315,7 @@ def test_sweep_on_a_real_dask_cluster_equals_local(tmp_path, grid_file):
 def test_the_example_grid_expands_as_its_comments_say():
     from pathlib import Path
 
-    from minitrain.sweeps import load_grid
+    from minitrain.experiments.sweep import load_grid
     path = Path(__file__).parent.parent / "scripts" / "grid_example.toml"
     configs = expand(load_grid(path))
     assert len(configs) == 3 * 2 * 3 * 2
@@ -329,7 +329,7 @@ def test_cli_interrupted_sweep_keeps_finished_runs_and_resumes(grid_file, tmp_pa
     import importlib
 
     from minitrain.train import Interrupted
-    sweep_module = importlib.import_module("minitrain.sweeps")
+    sweep_module = importlib.import_module("minitrain.experiments.sweep")
     real, calls = sweep_module.run_config, []
 
     def stopped_on_the_third(cfg, threads=1):        # as fit does on Ctrl-C

@@ -248,7 +248,7 @@ def _load_config(ctx, param, value):
     """--config FILE.toml: its keys become defaults; the command line wins."""
     if value is None:
         return None
-    from minitrain.runs import RunError, read_toml
+    from minitrain.experiments.runs import RunError, read_toml
     try:
         table = read_toml(value)
     except RunError as e:
@@ -313,7 +313,7 @@ def _check_optimizer_flags(ctx, optimizer, given):
 def _run_errors():
     from minitrain.checkpoint import CheckpointError
     from minitrain.data import DataError
-    from minitrain.runs import RunError
+    from minitrain.experiments.runs import RunError
     return RunError, DataError, CheckpointError, OSError
 def _optimizer_list(ctx, param, value):
     """``adam,adam@keras`` -> the specs; a name's convention is resolved by

@@ -159,7 +159,7 @@ def optimizers_command():
     See one update worked out by hand:   minitrain explain adam
     """
     from minitrain import optim
-    from minitrain.runs import DEFAULT_LR
+    from minitrain.experiments.runs import DEFAULT_LR
     for name in optim.names():
         defaults = ", ".join(f"{k}={v!r}" for k, v in optim.defaults(name).items())
         description = optim.describe(name).split(": ", 1)[-1]      # without "name: "

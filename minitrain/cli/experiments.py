@@ -58,10 +58,10 @@ def _seed_list(ctx, param, value):
     return seeds
 def _experiment_errors():
     from minitrain.checkpoint import CheckpointError
-    from minitrain.comparison import CompareError
+    from minitrain.experiments.compare import CompareError
     from minitrain.data import DataError
-    from minitrain.runs import RunError
-    from minitrain.sweeps import SweepError
+    from minitrain.experiments.runs import RunError
+    from minitrain.experiments.sweep import SweepError
     return RunError, DataError, CheckpointError, CompareError, SweepError, OSError
 def _source_name(options):
     return options["dataset"] or Path(options["data"] or "data").stem
@@ -118,7 +118,7 @@ def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seed
       minitrain compare -d digits -o adam,nadam --schedule onecycle --pct-start 0.25
       minitrain compare -d digits -o adam,adam@keras,rmsprop,rmsprop@keras --seeds 0,1
     """
-    from minitrain.comparison import compare
+    from minitrain.experiments.compare import compare
     _check_source(ctx, options)
     given = {k: v for k, v in pop_schedule_options(options).items() if v is not None}
     params = schedule_params(schedule, given, ctx)
@@ -187,8 +187,8 @@ def lr_find_command(ctx, optimizer, start, end, steps, smoothing, diverge, seed,
       minitrain lr-find --dataset digits --optimizer adam
       minitrain lr-find -d moons -o momentum --start 1e-5 --end 1 --steps 200
     """
-    from minitrain import runs
-    from minitrain.lrfind import lr_find
+    from minitrain.experiments import runs
+    from minitrain.experiments.lrfind import lr_find
     _check_source(ctx, options)
     if not end > start:
         raise click.BadParameter(f"must be greater than --start ({start:g}), got {end:g}",
@@ -282,7 +282,7 @@ def sweep_command(grid, jobs, address, out, dry_run, top, timeout, quiet):
       minitrain sweep scripts/grid_example.toml --jobs 2 --out runs/sweep
       minitrain sweep grid.toml --address tcp://10.0.0.5:8786 --out runs/sweep
     """
-    from minitrain.sweeps import format_best, sweep
+    from minitrain.experiments.sweep import format_best, sweep
     from minitrain.train import Interrupted
     try:
         result = sweep(grid, out, jobs=jobs, address=address, dry_run=dry_run,

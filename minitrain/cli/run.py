@@ -99,7 +99,7 @@ def fit_command(ctx, **opts):
     """
     import json as _json
 
-    from minitrain import runs
+    from minitrain.experiments import runs
     from minitrain.checkpoint import CheckpointError
     from minitrain.data import DataError
     from minitrain.train import Interrupted, TrainingDiverged
@@ -214,7 +214,7 @@ def evaluate_command(run_dir, data_path, target, as_json):
     """
     import json as _json
 
-    from minitrain import runs
+    from minitrain.experiments import runs
     try:
         model, extra = runs.load_run(run_dir)
         scaler, target_scaler = _scalers(extra)

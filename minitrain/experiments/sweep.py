@@ -1,7 +1,7 @@
 """Sweeps: train every combination of a grid of options, locally or on a Dask cluster.
 
 A grid is a TOML file (or a dict) with the option names of ``minitrain fit``
-(:data:`minitrain.runs.DEFAULTS` and the optimizer hyperparameters). Lists are
+(:data:`minitrain.experiments.runs.DEFAULTS` and the optimizer hyperparameters). Lists are
 crossed, scalars are fixed::
 
     dataset = "digits"
@@ -60,7 +60,7 @@ import sys
 import time
 from pathlib import Path
 
-from minitrain import runs
+from minitrain.experiments import runs
 
 __all__ = ["sweep", "expand", "load_grid", "config_hash", "run_config", "execute",
            "SweepResult", "SweepError", "SUMMARY_COLUMNS"]
@@ -127,14 +127,14 @@ def expand(grid):
     Parameters
     ----------
     grid : dict
-        Option names of :func:`minitrain.runs.resolve` (dashes allowed) mapped to a
+        Option names of :func:`minitrain.experiments.runs.resolve` (dashes allowed) mapped to a
         value or a list of values; ``schedule_params`` is a table of schedule
         parameters, each applied to the schedules of the grid that accept it.
 
     Returns
     -------
     list of dict
-        Resolved configs (see :func:`minitrain.runs.resolve`).
+        Resolved configs (see :func:`minitrain.experiments.runs.resolve`).
 
     Raises
     ------

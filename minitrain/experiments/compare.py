@@ -14,7 +14,7 @@ table shows mean ± standard deviation (sample std, ddof=1)::
 The same optimizer can run under both update-rule conventions side by side
 (``["adam", "adam@keras"]``): the rows are labelled ``adam`` and ``adam@keras``.
 
-The runs themselves are :func:`minitrain.sweeps.run_config` calls, so ``jobs=N`` runs
+The runs themselves are :func:`minitrain.experiments.sweep.run_config` calls, so ``jobs=N`` runs
 them in N worker processes with exactly the same results.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import os
 import statistics
 from pathlib import Path
 
-from minitrain import runs
+from minitrain.experiments import runs
 
 __all__ = ["compare", "Comparison", "CompareError", "SUMMARY_COLUMNS", "CURVE_COLUMNS"]
 
@@ -72,7 +72,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     lr : float or dict, optional
         One lr for every optimizer, or ``{label or name: lr}`` (a plain name covers
         ``name@keras`` too unless that label has its own); missing ones get
-        :data:`minitrain.runs.DEFAULT_LR`.
+        :data:`minitrain.experiments.runs.DEFAULT_LR`.
     schedule : str, optional
         A schedule name; its ``lr``/``max_lr`` is each optimizer's lr.
     schedule_params : dict, optional
@@ -91,7 +91,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
         The update rules of the optimizers named without ``@CONVENTION``; their rows
         carry the plain name, the others ``NAME@CONVENTION``.
     **options
-        Any other option of :func:`minitrain.runs.resolve` (hidden, batch_size,
+        Any other option of :func:`minitrain.experiments.runs.resolve` (hidden, batch_size,
         n_samples, val_split, ...).
 
     Returns
@@ -100,7 +100,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     """
     from minitrain import optim
     from minitrain.lab import entries
-    from minitrain.sweeps import _Progress, config_hash, execute
+    from minitrain.experiments.sweep import _Progress, config_hash, execute
     specs = list(optimizers) if optimizers is not None else list(optim.names())
     if not specs:
         raise CompareError("compare: optimizers must name at least one optimizer, got []")
@@ -203,7 +203,7 @@ class Comparison:
     curves : list of dict
         One row per optimizer, seed and epoch: :data:`CURVE_COLUMNS`.
     results : list of dict
-        The raw :func:`minitrain.sweeps.run_config` results, seed by seed.
+        The raw :func:`minitrain.experiments.sweep.run_config` results, seed by seed.
     metric : str
         "accuracy" or "r2".
     convention : str
