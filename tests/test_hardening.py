@@ -74,7 +74,8 @@ def test_sigkill_during_checkpoint_writes_never_corrupts(tmp_path):
         i = state["i"]
         assert (state["params"] == i).all() and (state["m"] == -i).all()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ck.npz"]
-    assert all(name.startswith(".tmp-") for name in leftovers)   # only orphaned temp files
+    assert all(name.startswith(".ck.npz.") and name.endswith(".tmp")   # only orphaned
+               for name in leftovers)                                  # temp files (kill -9)
 
 
 @pytest.mark.slow
