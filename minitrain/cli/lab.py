@@ -40,7 +40,7 @@ def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed
 
     import minitrain as mt
     from minitrain import data
-    from minitrain.gradient_check import format_table, gradcheck
+    from minitrain.lab import format_table, gradcheck
     try:
         ds = data.load(dataset, seed=seed)
     except data.DataError as e:
@@ -146,8 +146,7 @@ def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, 
         raise click.UsageError(f"--condition applies to --function bowl only, not "
                                f"{function_name}", ctx)
     if optimizers is None:
-        from minitrain.lab import DEFAULT_OPTIMIZERS
-        optimizers = list(DEFAULT_OPTIMIZERS)
+        optimizers = list(lab.default_optimizers())
     found = _entries(ctx, optimizers, convention)
     if lr is not None:
         lr = _lr_for_entries(ctx, lr, found)
