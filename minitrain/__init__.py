@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 # public name -> "module:attribute" (attribute None means the module itself)
 _LAZY = {
     "MLP": "minitrain.nn:MLP",
-    "gradcheck": "minitrain.gradient_check:gradcheck",
+    "gradcheck": "minitrain.lab.gradient_check:gradcheck",
     "optim": "minitrain.optim:",
     "schedules": "minitrain.schedules:",
     "kernels": "minitrain.kernels:",
@@ -44,6 +44,7 @@ _LAZY = {
     "sweep": "minitrain.experiments.sweep:sweep",
     "paths": "minitrain.lab:paths",
     "explain": "minitrain.lab:explain",
+    "explain_backprop": "minitrain.lab:explain_backprop",
     "MinitrainClassifier": "minitrain.estimators:MinitrainClassifier",
     "MinitrainRegressor": "minitrain.estimators:MinitrainRegressor",
 }
