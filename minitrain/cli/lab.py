@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (RegistryChoice, ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map, _need_matplotlib, _optimizer_list, build_schedule, optimizer_options, schedule_options, schedule_params)
+from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map, _need_matplotlib, _optimizer_list, build_schedule, optimizer_options, schedule_options, schedule_params)
 
 
 @cli.command("gradcheck")
@@ -19,9 +19,9 @@ from minitrain.cli._options import (RegistryChoice, ACTIVATIONS, CONVENTIONS, LO
               help="Default: softmax_crossentropy for classes, mse for regression.")
 @click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True,
               help="Batch size of the check.")
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6,
+@click.option("--eps", type=FiniteFloat(min=0, min_open=True), default=1e-6,
               show_default=True, help="Finite-difference step.")
-@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-6,
+@click.option("--tol", type=FiniteFloat(min=0, min_open=True), default=1e-6,
               show_default=True, help="Largest relative error that passes.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed):
@@ -100,9 +100,9 @@ def _point(ctx, param, value):
                    "[default: per function and optimizer, shown in the table]")
 @click.option("--start", callback=_point, metavar="X,Y",
               help="Starting point, e.g. --start -4,1.5.  [default: the function's]")
-@click.option("--condition", type=click.FloatRange(min=0, min_open=True),
+@click.option("--condition", type=FiniteFloat(min=0, min_open=True),
               help="bowl: condition number, f = (x^2 + condition*y^2)/2.  [default: 10]")
-@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+@click.option("--tol", type=FiniteFloat(min=0, min_open=True), default=1e-3,
               show_default=True, help="Distance to a minimum that counts as reached.")
 @click.option("--schedule", "-s", type=SCHEDULES,
               help="A learning-rate schedule per optimizer, peaking at (or starting from) its "
@@ -179,7 +179,7 @@ def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, 
             click.echo(f"wrote {path}")
 @cli.command("explain")
 @click.argument("optimizer", type=OPTIMIZERS)
-@click.option("--lr", type=click.FloatRange(min=0), help="Learning rate [the optimizer's].")
+@click.option("--lr", type=FiniteFloat(min=0), help="Learning rate [the optimizer's].")
 @optimizer_options
 @click.option("--steps", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Updates to show.")
@@ -216,3 +216,69 @@ def explain_command(ctx, optimizer, steps, seed, digits, convention, **hp):
     except (TypeError, ValueError) as e:
         raise click.UsageError(str(e), ctx) from None
     click.echo(result.text(digits=digits))
+
+
+# `minitrain explain-backprop`: one forward and backward pass of a tiny MLP in numbers
+# (minitrain/lab/backprop.py); choices come from that module's activation/loss tables.
+def _sizes(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        sizes = [int(v) for v in str(value).split(",")]
+    except ValueError:
+        sizes = []
+    if len(sizes) < 2:
+        raise click.BadParameter(f"must be at least two comma-separated layer sizes like "
+                                 f"2,3,2, got {value!r}")
+    return sizes
+
+
+@cli.command("explain-backprop")
+@click.option("--sizes", callback=_sizes, metavar="N,...,N",
+              help="Layer sizes from input to output, each 1..6.  [default: 2,3,2; 2,3,1 "
+                   "with --loss binary_crossentropy]")
+@click.option("--activation", "-a", type=RegistryChoice("minitrain.lab.backprop:ACTIVATIONS"),
+              default="tanh", show_default=True, help="Activation of the hidden layers.")
+@click.option("--loss", "-l", type=RegistryChoice("minitrain.lab.backprop:LOSSES"),
+              default="softmax_crossentropy", show_default=True)
+@click.option("--samples", "-n", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Batch size: 1 shows one sample; more shows how the batch sums up.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Draws the weights, X and y.")
+@click.option("--digits", type=click.IntRange(3, 6), default=5, show_default=True,
+              help="Significant digits of the computed numbers.")
+@click.option("--eps", type=FiniteFloat(0, 1e-2, min_open=True), default=1e-6,
+              show_default=True, help="Step of the finite-difference check.")
+def explain_backprop_command(sizes, activation, loss, samples, seed, digits, eps):
+    """Walk through one forward and backward pass of a tiny MLP, every number shown.
+
+    For each layer: the chain-rule equation and the numbers Z, A (forward), then
+    delta = dloss/dZ, dW, db and the delta handed down (backward). The inputs are
+    rounded (X to 1 decimal, the weights to 2) so every step can be redone by hand.
+    Two checks end it: the MLP's own compiled backprop (MLP.loss_and_grad) gives the
+    same dW and db, and central finite differences agree for the largest entries.
+
+    \b
+    Equations (A_0 = X; the output layer is linear):
+      Z_l      = A_(l-1) W_l + b_l        A_l = f(Z_l)
+      delta_L  = dloss/dZ_L              e.g. (softmax(Z_L) - onehot(y)) / n
+      dW_l     = A_(l-1)^T delta_l       db_l = delta_l summed over samples
+      delta_(l-1) = (delta_l W_l^T) * f'(Z_(l-1))
+
+    \b
+    Examples:
+      minitrain explain-backprop
+      minitrain explain-backprop --activation relu --samples 3
+      minitrain explain-backprop --sizes 3,4,1 --loss binary_crossentropy
+      minitrain explain-backprop --sizes 2,2,2,1 --loss mse --activation sigmoid
+    """
+    from minitrain import lab
+
+    if sizes is None:
+        sizes = [2, 3, 1 if loss == "binary_crossentropy" else 2]
+    try:
+        result = lab.explain_backprop(sizes, activation=activation, loss=loss,
+                                      samples=samples, seed=seed, digits=digits, eps=eps)
+    except (TypeError, ValueError) as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(result.text())

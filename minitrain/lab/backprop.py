@@ -163,7 +163,7 @@ class BackpropExplanation:
     def text(self, digits=None):
         """The walk-through with ``digits`` significant digits per computed number."""
         digits = self.digits if digits is None else digits
-        width = digits + 7
+        width = digits + 7                  # of the finite-difference table
         L = len(self.sizes) - 1
         n = self.arrays["X"].shape[0]
         out = []
@@ -171,13 +171,18 @@ class BackpropExplanation:
         def num(x):
             return f"{float(x):.{digits}g}"
 
+        widest = max(len(num(v)) for a in self.arrays.values() for v in np.ravel(a))
+
         def show(name):
             a = self.arrays[name]
             shape = f"{a.shape[0]} x {a.shape[1]}" if a.ndim == 2 else f"{a.shape[0]}"
             formula = self.formulas.get(name)
             out.append(f"  {name}" + (f" = {formula}" if formula else "") + f"  ({shape})")
-            for row in np.atleast_2d(a):
-                out.append("    " + "".join(num(v).rjust(width) for v in row))
+            cells = [[num(v) for v in row] for row in np.atleast_2d(a)]
+            w, indent = widest + 2, 4                     # one width for every matrix
+            if indent + len(cells[0]) * w > 80:           # but at most 80 columns
+                w, indent = max(len(c) for row in cells for c in row) + 1, 2
+            out.extend(" " * indent + "".join(c.rjust(w) for c in row) for row in cells)
 
         act = self.activation
         arch = " -> ".join(map(str, self.sizes))
@@ -233,7 +238,8 @@ def _blocks(sizes):
 def _bounded(name, value, lo, hi):
     """An int in [lo, hi], else the one-line error naming ``name``."""
     value = check_int(name, value, owner="explain_backprop")
-    check_range(name, value, lo, hi, owner="explain_backprop")
+    if not lo <= value <= hi:
+        raise ValueError(f"explain_backprop: {name} must be in [{lo}, {hi}], got {value}")
     return value
 
 
@@ -256,7 +262,7 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
     seed : int, default=0
         Draws the weights (the MLP's own initialisation), X and y.
     digits : int, default=5
-        Significant digits of the computed numbers (3..8).
+        Significant digits of the computed numbers (3..6).
     eps : float, default=1e-6
         Step of the finite-difference check.
 
@@ -276,7 +282,7 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
     loss = check_choice("loss", loss, tuple(LOSSES), owner=owner)
     n = _bounded("samples", samples, 1, MAX_SAMPLES)
     seed = check_int("seed", seed, 0, owner=owner)
-    digits = _bounded("digits", digits, 3, 8)
+    digits = _bounded("digits", digits, 3, 6)
     eps = check_range("eps", eps, 0.0, 1e-2, owner=owner, lo_open=True)
     try:
         model = MLP(sizes, activation=activation, loss=loss, dtype="float64", seed=seed)
