@@ -5,8 +5,8 @@ A picture must show what the table says, so every path stays visible:
 
 - each path has its own colour **and** its own marker (:data:`MARKERS`), so two paths
   that coincide (Adam and AdamW on a bowl) still show both marker shapes;
-- markers sit at staggered steps (path ``i`` from step ``i``), so coinciding paths do
-  not stack their markers on top of each other;
+- markers sit at staggered steps (path ``i`` of ``n`` from step ``i * every / n``), so
+  coinciding paths do not stack their markers on top of each other;
 - earlier paths are drawn wider, under the later ones: a path hidden under another
   shows as a coloured rim;
 - the start and the minimum are black and white marks (no path uses black or white);
@@ -58,16 +58,16 @@ def figure(paths, animated=False):
     (x0, x1), (y0, y1) = fn.window
     X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     gap = fn.value(X, Y) - fn.f_min
-    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(13, 5),
-                                      gridspec_kw={"width_ratios": [1.25, 1]})
+    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(15, 5.5),
+                                      gridspec_kw={"width_ratios": [1.7, 1]})
     low = max(np.percentile(gap, 0.5), 1e-3)
     levels = np.geomspace(low, gap.max(), 25) if gap.max() > low else 25
     ax.contour(X, Y, gap, levels=levels, cmap="Greys", linewidths=0.6, alpha=0.7)
-    every = max(1, paths.steps // 15)              # about 15 markers per path
+    every = max(len(runs), paths.steps // 15)      # about 15 markers per path
     lines, marks = [], []
     for i, (t, colour) in enumerate(zip(runs, colours(len(runs)))):
         style = dict(color=colour, marker=MARKERS[i % len(MARKERS)], ms=6,
-                     markevery=(i % every, every), lw=1.2 + 1.6 * (len(runs) - 1 - i)
+                     markevery=(i * every // len(runs), every), lw=1.2 + 1.2 * (len(runs) - 1 - i)
                      / max(1, len(runs) - 1), label=f"{t.label} (lr={t.lr:g})",
                      zorder=3 + i)
         pts = t.points[:1] if animated else t.points
@@ -99,7 +99,7 @@ def figure(paths, animated=False):
     ax_loss.grid(alpha=0.3)
     fig.legend(handles=[*lines, start, minimum], loc="center right", fontsize=9,
                frameon=False, borderaxespad=0.5)
-    fig.tight_layout(rect=(0, 0, 0.8, 1))          # the right fifth holds the legend
+    fig.tight_layout(rect=(0, 0, 0.85, 1))         # the right strip holds the legend
     return fig, lines, marks
 
 
