@@ -83,17 +83,22 @@ def test_piecewise_no_boundaries_is_constant():
     assert get("piecewise", boundaries=[], values=[0.5]).lr(123) == 0.5
 
 
-def test_cosine_formula_with_warmup():
+@pytest.mark.parametrize("start", [0.0, 0.02])
+def test_cosine_formula_with_warmup(start):
+    # warm-up linear from warmup_start (lr 0 at step 0 by default) to lr at step W, as
+    # Keras CosineDecay(warmup_target) and optax warmup_cosine_decay_schedule; it was
+    # lr*(t+1)/(W+1) before (issue 16)
     lr, T, W, lo = 0.1, 1000, 50, 1e-3
-    s = get("cosine", lr=lr, total_steps=T, min_lr=lo, warmup_steps=W)
+    s = get("cosine", lr=lr, total_steps=T, min_lr=lo, warmup_steps=W, warmup_start=start)
+    assert s.lr(0) == start
     for t in range(W):
-        assert s.lr(t) == lr * (t + 1) / (W + 1)
+        assert math.isclose(s.lr(t), start + (lr - start) * t / W, rel_tol=1e-15)
     for t in range(W, T):
         expected = lo + (lr - lo) / 2 * (1 + math.cos(math.pi * (t - W) / (T - W)))
         assert math.isclose(s.lr(t), expected, rel_tol=1e-13)
     assert s.lr(W) == lr
     assert s.lr(T) == s.lr(T + 1) == s.lr(10 * T) == lo       # past the end: final value
-    assert 0 < s.lr(0) < s.lr(W - 1) < lr and s.momentum(0) is None
+    assert start == s.lr(0) < s.lr(W - 1) < lr and s.momentum(0) is None
 
 
 def test_onecycle_hand_values():
@@ -266,7 +271,8 @@ def test_stateless_resume_is_pure(name, kw):
 def test_public_access_and_registry():
     assert mt.schedules is schedules
     assert schedules.names() == ["constant", "power", "exponential", "piecewise", "plateau",
-                                 "onecycle", "cosine"]
+                                 "onecycle", "cosine", "polynomial", "linear", "cyclic",
+                                 "cosine_restarts", "sequential"]
     for name in schedules.names():
         assert isinstance(schedules.describe(name), str) and "\n" not in schedules.describe(name)
 
@@ -274,7 +280,8 @@ def test_public_access_and_registry():
 def test_parameters_match_design_table():
     R = schedules.REQUIRED
     assert schedules.parameters("constant") == {"lr": R}
-    assert schedules.parameters("power") == {"lr": R, "steps": R, "power": 1}
+    assert schedules.parameters("power") == {"lr": R, "steps": R, "power": 1, "rate": 1.0,
+                                             "staircase": False}
     assert schedules.parameters("exponential") == {"lr": R, "rate": 0.1, "steps": R,
                                                     "staircase": False}
     assert schedules.parameters("piecewise") == {"boundaries": R, "values": R,
@@ -287,7 +294,20 @@ def test_parameters_match_design_table():
         "final_div_factor": 1e4, "three_phase": False, "cycle_momentum": True,
         "base_momentum": 0.85, "max_momentum": 0.95}
     assert schedules.parameters("cosine") == {"lr": R, "total_steps": R, "min_lr": 0,
-                                              "warmup_steps": 0, "periodic": False}
+                                              "warmup_steps": 0, "warmup_start": 0,
+                                              "periodic": False}
+    assert schedules.parameters("polynomial") == {"lr": R, "total_steps": R, "end_lr": 0.0,
+                                                  "power": 1.0, "cycle": False}
+    assert schedules.parameters("linear") == {"lr": R, "start_factor": 1 / 3,
+                                              "end_factor": 1.0, "total_steps": 5}
+    assert schedules.parameters("cyclic") == {
+        "base_lr": R, "max_lr": R, "step_size_up": 2000, "step_size_down": None,
+        "mode": "triangular", "gamma": 1.0, "cycle_momentum": True, "base_momentum": 0.8,
+        "max_momentum": 0.9}
+    assert schedules.parameters("cosine_restarts") == {"lr": R, "first_steps": R,
+                                                       "t_mult": 1.0, "m_mul": 1.0,
+                                                       "min_lr": 0.0}
+    assert schedules.parameters("sequential") == {"schedules": R, "boundaries": R}
 
 
 def test_repr_and_call():
@@ -325,7 +345,7 @@ ERRORS = [
     ("nope", {}, ValueError, r"unknown schedule 'nope'; valid: constant, power"),
     ("cosine", dict(lr=0.1, total_steps=10, warmup=3), TypeError,
      r"cosine: unknown parameter 'warmup'; valid: lr, total_steps, min_lr, warmup_steps, "
-     r"periodic"),
+     r"warmup_start, periodic"),
     ("power", dict(lr=0.1), TypeError, r"power: missing required parameter\(s\) steps"),
     ("exponential", dict(lr=0.1), TypeError, r"exponential: missing required .* steps"),
     # lr-like parameters
