@@ -49,17 +49,19 @@ def figure(paths, animated=False):
     """The figure of ``paths``: ``(fig, path_lines, value_lines)``.
 
     ``animated=True`` draws only the first point of each path (the GIF grows them).
+    The figure is a plain :class:`matplotlib.figure.Figure` on an Agg canvas: pyplot
+    and its backend are left alone (a notebook shows it with ``display(fig)``).
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     fn, runs = paths.function, paths.trajectories
     (x0, x1), (y0, y1) = fn.window
     X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     gap = fn.value(X, Y) - fn.f_min
-    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(15, 5.5),
-                                      gridspec_kw={"width_ratios": [1.7, 1]})
+    fig = Figure(figsize=(15, 5.5))
+    FigureCanvasAgg(fig)
+    ax, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.7, 1]})
     low = max(np.percentile(gap, 0.5), 1e-3)
     levels = np.geomspace(low, gap.max(), 25) if gap.max() > low else 25
     ax.contour(X, Y, gap, levels=levels, cmap="Greys", linewidths=0.6, alpha=0.7)
@@ -105,17 +107,11 @@ def figure(paths, animated=False):
 
 def save_png(paths, filename):
     """Draw ``paths`` into a PNG file."""
-    import matplotlib.pyplot as plt
-    fig = figure(paths)[0]
-    try:
-        fig.savefig(filename, dpi=100)
-    finally:
-        plt.close(fig)
+    figure(paths)[0].savefig(filename, dpi=100)
 
 
 def save_gif(paths, filename, frames=30, fps=8, dpi=60):
     """An animation of the paths growing step by step (matplotlib's PillowWriter)."""
-    import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
     fig, lines, marks = figure(paths, animated=True)
     n = max(len(t.points) for t in paths.trajectories)
@@ -127,8 +123,5 @@ def save_gif(paths, filename, frames=30, fps=8, dpi=60):
             mark.set_data(np.arange(min(k, len(t.values))), _gap(paths, t.values[:k]))
         return [*lines, *marks]
 
-    animation = FuncAnimation(fig, draw, frames=ks, blit=False)
-    try:
-        animation.save(filename, writer=PillowWriter(fps=fps), dpi=dpi)
-    finally:
-        plt.close(fig)
+    FuncAnimation(fig, draw, frames=ks, blit=False).save(
+        filename, writer=PillowWriter(fps=fps), dpi=dpi)

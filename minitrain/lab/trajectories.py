@@ -229,7 +229,7 @@ class Paths:
         plotting.save_gif(self, filename, frames=frames, fps=fps, dpi=dpi)
 
     def figure(self):
-        """The matplotlib figure that :meth:`plot` saves (close it when done)."""
+        """The matplotlib figure that :meth:`plot` saves (``display(fig)`` in a notebook)."""
         from minitrain.lab import plotting
         return plotting.figure(self)[0]
 
