@@ -795,7 +795,7 @@ class Scaler:
     """Standardise features: ``(X - mean) / scale``, fitted on the training part only.
 
     ``scale`` is the standard deviation of each column, except that a constant column
-    (standard deviation 0, or within rounding of 0) gets scale 1, so it becomes all
+    (standard deviation 0, or within rounding of the column's own magnitude) gets scale 1, so it becomes all
     zeros instead of a division by zero.
 
     >>> s = Scaler.fit(np.array([[1.0, 5.0], [3.0, 5.0]]))
@@ -823,7 +823,9 @@ class Scaler:
             raise ValueError("Scaler.fit: X contains NaN or infinite values")
         mean = X.mean(axis=0)
         std = X.std(axis=0)
-        tiny = 16 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))
+        # constant = within rounding of the column's OWN magnitude (data measured at
+        # 1e-15 is not constant; an absolute threshold would call it so)
+        tiny = 16 * np.finfo(np.float64).eps * np.abs(X).max(axis=0)
         return cls(mean, np.where(std > tiny, std, 1.0))
 
     @property
@@ -888,7 +890,7 @@ class TargetScaler:
         if y.size == 0 or not np.all(np.isfinite(y)):
             raise ValueError("TargetScaler.fit: y must be non-empty and finite")
         mean, std = float(y.mean()), float(y.std())
-        tiny = 16 * np.finfo(np.float64).eps * max(1.0, abs(mean))
+        tiny = 16 * np.finfo(np.float64).eps * float(np.abs(y).max())
         return cls(mean, std if std > tiny else 1.0)
 
     def transform(self, y) -> np.ndarray:

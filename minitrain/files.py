@@ -59,12 +59,14 @@ def write_json(path, obj):
 
 
 def write_csv(path, columns, rows):
-    """Rows (dicts) as CSV with a header; None as an empty cell, atomically."""
+    """Rows (dicts by column, or sequences) as CSV with a header; None as an empty
+    cell; atomically."""
     buffer = io.StringIO()
     w = csv.writer(buffer, lineterminator="\n")
     w.writerow(columns)
     for row in rows:
-        w.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        cells = [row.get(c) for c in columns] if isinstance(row, dict) else row
+        w.writerow(["" if v is None else v for v in cells])
     write_atomic(path, buffer.getvalue())
 
 
@@ -116,13 +118,15 @@ def claim_folder(folder, kind, names, *, force=False):
     if present and not force:
         clashes = sorted(set(present) & set(names))
         if not is_ours(folder):
-            raise FileError(f"{folder} already holds files minitrain did not write "
+            raise FileError(f"{folder} already exists and holds files minitrain did not write "
                             f"({', '.join(present[:3])}{', ...' if len(present) > 3 else ''}); "
                             "choose another --out, or add --force to write "
                             f"{', '.join(names)} there")
         if clashes:
-            raise FileError(f"{folder} already holds a {kind} ({', '.join(clashes)}); "
-                            "choose another --out or add --force to replace it")
+            resume = ", or --resume it" if kind == "run" else ""
+            raise FileError(f"{folder} already exists and holds a {kind} "
+                            f"({', '.join(clashes)}); choose another --out, add --force to "
+                            f"replace it{resume}")
     if not is_ours(folder):
         write_atomic(folder / MARKER, json.dumps({"kind": kind}) + "\n")
     return folder

@@ -21,10 +21,8 @@ raises :class:`Interrupted`.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
-import os
 import signal
 import sys
 import threading
@@ -85,13 +83,8 @@ class History:
 
     def to_csv(self, path):
         """Write the rows as CSV (``val_metric`` keeps its column name)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(HISTORY_COLUMNS)
-            for row in self.rows:
-                writer.writerow(["" if row[c] is None else row[c] for c in HISTORY_COLUMNS])
-        os.replace(tmp, path)
+        from minitrain.files import write_csv
+        write_csv(path, HISTORY_COLUMNS, self.rows)
 
 
 class EarlyStopping:

@@ -68,7 +68,7 @@ CASES = [
     # fit: options
     ("fit", ["-d", "nope"], 2, "unknown dataset 'nope'"),
     ("fit", ["-d", "moons", "--lr", "-1"], 2, "Invalid value for '--lr'"),
-    ("fit", ["-d", "moons", "-o", "sgd", "--beta1", "0.9"], 2, "--beta1 is not a hyperparameter"),
+    ("fit", ["-d", "moons", "-o", "sgd", "--beta1", "0.9"], 2, "beta1 is not a hyperparameter"),
     ("fit", ["-d", "moons", "--hidden", "8,0"], 2, "layer sizes must be >= 1"),
     ("fit", ["-d", "moons", "--schedule", "onecycle", "--pct-start", "1.5"], 2, "pct_start"),
     ("fit", ["-d", "moons", "--epochs", "0"], 2, "Invalid value for '--epochs'"),
@@ -125,7 +125,7 @@ CASES = [
     ("paths", ["-f", "nope"], 2, "'nope' is not one of"),
     ("paths", ["--start", "1,2,3"], 2, "--start"),
     ("paths", ["--lr", "adam=x"], 2, "--lr"),
-    ("explain", ["sgd", "--beta1", "0.9"], 2, "--beta1 is not a hyperparameter of sgd"),
+    ("explain", ["sgd", "--beta1", "0.9"], 2, "beta1 is not a hyperparameter of optimizer sgd"),
     ("explain", ["nope"], 2, "'nope' is not one of"),
 ]
 

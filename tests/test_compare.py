@@ -167,7 +167,7 @@ def test_cli_prints_the_ranked_table_and_writes_the_files(tmp_path):
         assert len(list(csv.DictReader(f))) == 2 * 2 * 3
     assert (out / "curves.png").exists()
     again = invoke("compare", "-d", "iris", "-o", "adam", "-e", 1, "--out", out)
-    assert again.exit_code == 1 and "already holds a comparison" in again.output
+    assert again.exit_code == 1 and "already exists and holds a comparison" in again.output
 
 
 @pytest.mark.parametrize("args, message", [

@@ -94,7 +94,9 @@ def test_experiments_exit_130_on_signals_and_keep_files(command, signum, tmp_pat
     keep = out / "keep.txt"
     keep.write_text("written before\n")
     args = [a.replace("{grid}", str(grid)) for a in command]
-    child = subprocess.Popen([sys.executable, "-m", "minitrain", *args, "--out", str(out)],
+    # --force: the folder holds a file of the user's, which must survive untouched
+    child = subprocess.Popen([sys.executable, "-m", "minitrain", *args, "--out", str(out),
+                              "--force"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     time.sleep(3.0)

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.usefixtures("minitrain_cache")
 def setup(name="nadam", dataset="iris", hidden=(8,), dtype="float32"):
     cfg = runs.resolve({"dataset": dataset, "optimizer": name, "hidden": list(hidden),
                         "dtype": dtype})
-    train, _, _, scaler, target_scaler, ds = runs.load_data(cfg)
-    model, optimizer, _ = runs.build(cfg, ds, 1)
-    return model, optimizer, runs.arrays(train, scaler, target_scaler)
+    run = runs.build_run(cfg)
+    return run.model, run.optimizer, run.data.arrays("train")
 
 
 def train_steps(model, optimizer, data, steps, seed=5):
@@ -169,7 +168,7 @@ def test_cli_writes_csv_and_plot_and_prints_suggestions(tmp_path):
     assert f"steepest descent  {expected.steepest:.3g}" in result.output
     assert (out / "lr_find.png").stat().st_size > 10_000
     again = CliRunner().invoke(cli, ["lr-find", "-d", "iris", "--out", str(out)])
-    assert again.exit_code == 1 and "already holds lr_find.csv" in again.output
+    assert again.exit_code == 1 and "holds a lr-find (lr_find.csv" in again.output
 
 
 @pytest.mark.parametrize("args, message", [
@@ -183,7 +182,7 @@ def test_cli_bad_options_exit_2(tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output
 
 
-def test_cli_unknown_dataset_exits_1(tmp_path):
+def test_cli_unknown_dataset_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli, ["lr-find", "-d", "nope", "--out", str(tmp_path / "x")])
-    assert result.exit_code == 1 and result.output.startswith("Error: ")
-    assert result.output.count("\n") == 1
+    assert result.exit_code == 2 and "unknown dataset 'nope'" in result.output
+    assert not (tmp_path / "x").exists()

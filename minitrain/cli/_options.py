@@ -15,6 +15,34 @@ import click
 # trainer's own --patience (early stopping) never collides with --plateau-patience.
 
 
+class FiniteFloat(click.ParamType):
+    """A float that must be finite (no nan/inf) and optionally within bounds."""
+
+    name = "float"
+
+    def __init__(self, min=None, max=None, min_open=False, max_open=False):
+        self.min, self.max, self.min_open, self.max_open = min, max, min_open, max_open
+
+    def convert(self, value, param, ctx):
+        import math
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, got {value!r}", param, ctx)
+        lo_bad = self.min is not None and (number < self.min
+                                           or (self.min_open and number == self.min))
+        hi_bad = self.max is not None and (number > self.max
+                                           or (self.max_open and number == self.max))
+        if lo_bad or hi_bad:
+            lo = "" if self.min is None else f"{'>' if self.min_open else '>='} {self.min:g}"
+            hi = "" if self.max is None else f"{'<' if self.max_open else '<='} {self.max:g}"
+            self.fail(f"must be {' and '.join(x for x in (lo, hi) if x)}, got {value!r}",
+                      param, ctx)
+        return number
+
+
 class _CommaList(click.ParamType):
     """``100,200`` -> [100, 200] (ints) or ``0.1,0.01`` -> [0.1, 0.01] (floats)."""
 
@@ -35,43 +63,43 @@ class _CommaList(click.ParamType):
 # schedules that use the option. tests/test_cli_schedule.py checks this table against
 # minitrain.schedules.parameters(), so it cannot drift.
 SCHEDULE_OPTIONS = (
-    ("max_lr", "--max-lr", dict(type=float, help="onecycle: peak lr [default: --lr]")),
+    ("max_lr", "--max-lr", dict(type=FiniteFloat(), help="onecycle: peak lr [default: --lr]")),
     ("total_steps", "--total-steps",
      dict(type=int, help="onecycle, cosine: schedule length in steps [default: the run's]")),
     ("pct_start", "--pct-start",
-     dict(type=float, help="onecycle: fraction of steps going up [0.3]")),
+     dict(type=FiniteFloat(), help="onecycle: fraction of steps going up [0.3]")),
     ("anneal", "--anneal", dict(type=click.Choice(["cos", "linear"]), help="onecycle [cos]")),
     ("div_factor", "--div-factor",
-     dict(type=float, help="onecycle: start lr = max_lr/div_factor [25]")),
+     dict(type=FiniteFloat(), help="onecycle: start lr = max_lr/div_factor [25]")),
     ("final_div_factor", "--final-div-factor",
-     dict(type=float, help="onecycle: final lr = start lr/final_div_factor [1e4]")),
+     dict(type=FiniteFloat(), help="onecycle: final lr = start lr/final_div_factor [1e4]")),
     ("three_phase", "--three-phase/--two-phase",
      dict(default=None, help="onecycle: paper's 3 phases or fastai's 2 [--two-phase]")),
     ("cycle_momentum", "--cycle-momentum/--no-cycle-momentum",
      dict(default=None, help="onecycle: cycle momentum/beta1 inversely to lr [on]")),
     ("base_momentum", "--base-momentum",
-     dict(type=float, help="onecycle: momentum at peak lr [0.85]")),
+     dict(type=FiniteFloat(), help="onecycle: momentum at peak lr [0.85]")),
     ("max_momentum", "--max-momentum",
-     dict(type=float, help="onecycle: momentum at the ends [0.95]")),
-    ("steps", "--decay-steps", dict(type=float, help="power, exponential: time scale in steps")),
-    ("power", "--power", dict(type=float, help="power: exponent [1]")),
-    ("rate", "--rate", dict(type=float, help="exponential: factor per --decay-steps [0.1]")),
+     dict(type=FiniteFloat(), help="onecycle: momentum at the ends [0.95]")),
+    ("steps", "--decay-steps", dict(type=FiniteFloat(), help="power, exponential: time scale in steps")),
+    ("power", "--power", dict(type=FiniteFloat(), help="power: exponent [1]")),
+    ("rate", "--rate", dict(type=FiniteFloat(), help="exponential: factor per --decay-steps [0.1]")),
     ("staircase", "--staircase", dict(is_flag=True, default=None,
                                       help="exponential: whole factors only (step decay)")),
     ("boundaries", "--boundaries", dict(type=_CommaList(int), help="piecewise: e.g. 100,200")),
     ("values", "--values", dict(type=_CommaList(float), help="piecewise: e.g. 0.1,0.01,0.001")),
     ("boundary_inclusive", "--boundary-inclusive/--boundary-exclusive",
      dict(default=None, help="piecewise: switch at boundary+1, as Keras [exclusive]")),
-    ("factor", "--factor", dict(type=float, help="plateau: lr multiplier per plateau [0.1]")),
+    ("factor", "--factor", dict(type=FiniteFloat(), help="plateau: lr multiplier per plateau [0.1]")),
     ("patience", "--plateau-patience",
      dict(type=int, help="plateau: bad epochs tolerated before a cut [10]")),
     ("mode", "--plateau-mode", dict(type=click.Choice(["min", "max"]),
                                     help="plateau: metric should go down or up [min]")),
-    ("threshold", "--threshold", dict(type=float, help="plateau: least improvement [1e-4]")),
+    ("threshold", "--threshold", dict(type=FiniteFloat(), help="plateau: least improvement [1e-4]")),
     ("threshold_mode", "--threshold-mode", dict(type=click.Choice(["rel", "abs"]),
                                                 help="plateau [rel]")),
     ("cooldown", "--cooldown", dict(type=int, help="plateau: epochs ignored after a cut [0]")),
-    ("min_lr", "--min-lr", dict(type=float, help="plateau, cosine: lower bound [0]")),
+    ("min_lr", "--min-lr", dict(type=FiniteFloat(), help="plateau, cosine: lower bound [0]")),
     ("warmup_steps", "--warmup-steps", dict(type=int, help="cosine: linear warm-up steps [0]")),
     ("periodic", "--periodic/--clamped",
      dict(default=None, help="cosine: past the end rise again (torch) or hold min_lr "
@@ -213,20 +241,20 @@ def optimizer_options(f):
     (:func:`_check_optimizer_flags`).
     """
     options = [
-        click.option("--momentum", type=click.FloatRange(0, 1, max_open=True),
+        click.option("--momentum", type=FiniteFloat(0, 1, max_open=True),
                      help="SGD/RMSprop momentum."),
-        click.option("--beta1", type=click.FloatRange(0, 1, max_open=True),
+        click.option("--beta1", type=FiniteFloat(0, 1, max_open=True),
                      help="Adam family: first-moment decay."),
-        click.option("--beta2", type=click.FloatRange(0, 1, max_open=True),
+        click.option("--beta2", type=FiniteFloat(0, 1, max_open=True),
                      help="Adam family: second-moment decay."),
-        click.option("--eps", type=click.FloatRange(min=0, min_open=True)),
-        click.option("--rho", type=click.FloatRange(0, 1, max_open=True),
+        click.option("--eps", type=FiniteFloat(min=0, min_open=True)),
+        click.option("--rho", type=FiniteFloat(0, 1, max_open=True),
                      help="RMSprop's decay of the squared-gradient average (torch's alpha)."),
-        click.option("--weight-decay", type=click.FloatRange(min=0)),
+        click.option("--weight-decay", type=FiniteFloat(min=0)),
         click.option("--amsgrad/--no-amsgrad", default=None),
         click.option("--centered/--no-centered", default=None),
-        click.option("--momentum-decay", type=click.FloatRange(min=0), help="Nadam's psi."),
-        click.option("--initial-accumulator", type=click.FloatRange(min=0),
+        click.option("--momentum-decay", type=FiniteFloat(min=0), help="Nadam's psi."),
+        click.option("--initial-accumulator", type=FiniteFloat(min=0),
                      help="AdaGrad's starting sum."),
         click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None),
     ]
@@ -300,14 +328,11 @@ def schedule_params(name, given, ctx):
         params[param] = value
     return params
 def _check_optimizer_flags(ctx, optimizer, given):
-    from minitrain import optim
-    valid = set(optim.hyperparameters(optimizer))
-    for key in given:
-        if key not in valid:
-            raise click.UsageError(f"--{key.replace('_', '-')} is not a hyperparameter of "
-                                   f"{optimizer} (it takes: "
-                                   f"{', '.join('--' + v.replace('_', '-') for v in sorted(valid))})",
-                                   ctx)
+    from minitrain.experiments.runs import OptionError, check_hyperparameter_names
+    try:
+        check_hyperparameter_names(optimizer, given)
+    except OptionError as e:
+        raise click.UsageError(str(e), ctx) from None
 
 
 def _run_errors():
@@ -397,3 +422,28 @@ def _sparkline(values, encoding=None):
         return ramp[len(ramp) // 2] * len(values)
     top = len(ramp) - 1
     return "".join(ramp[round((v - lo) / (hi - lo) * top)] for v in values)
+
+
+@contextlib.contextmanager
+def cli_errors(ctx, source=None):
+    """Library errors to exit codes, one line each, never a traceback.
+
+    Options that do not fit (``OptionError``) are a usage error (exit 2) when they came
+    from the command line, and a file error (exit 1, ``Error: FILE: ...``) when they
+    came from ``source`` (a config file). Bad data, files, checkpoints and other
+    library ``ValueError``s exit 1.
+    """
+    from minitrain.experiments.runs import OptionError
+    try:
+        yield
+    except OptionError as e:
+        if source is not None:
+            raise click.ClickException(f"{source}: {e}") from None
+        raise click.UsageError(str(e), ctx) from None
+    except (ValueError, TypeError) as e:
+        raise click.ClickException(" ".join(str(e).split())) from None
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        raise click.ClickException(f"{where}{e.strerror or e}") from None
+    except MemoryError:
+        raise click.ClickException("out of memory; use a smaller model or dataset") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (_SCHEDULE_FLAG, _sparkline, build_schedule, schedule_options)
+from minitrain.cli._options import (FiniteFloat, _SCHEDULE_FLAG, _sparkline, build_schedule, schedule_options)
 
 
 @cli.command("datasets")
@@ -51,7 +51,7 @@ def _nice_stride(n, rows=10):
     return stride
 @cli.command("schedule")
 @click.argument("name")
-@click.option("--lr", type=float, default=None,
+@click.option("--lr", type=FiniteFloat(), default=None,
               help="The schedule's lr (onecycle: --max-lr default).")
 @click.option("--steps", "n_steps", type=click.IntRange(min=1), default=None,
               help="Steps to preview [default: --total-steps, else 100].")
@@ -119,7 +119,8 @@ def _plot_schedule(sched, n, path, has_momentum):
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=100)
+        from minitrain.files import save_figure
+        save_figure(fig, path)
     except OSError as e:
         raise click.ClickException(f"cannot write {path}: {e.strerror or e}")
     finally:

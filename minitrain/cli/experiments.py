@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES, _convention_option, _entries, _hidden, _interruptible, _lr_for_entries, _lr_map, _optimizer_list, _sparkline, build_schedule, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (cli_errors, FiniteFloat, ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES, _convention_option, _entries, _hidden, _interruptible, _lr_for_entries, _lr_map, _optimizer_list, _sparkline, build_schedule, pop_schedule_options, schedule_options, schedule_params)
 
 
 # `minitrain compare`: optimizers side by side from the same weights and minibatches
@@ -26,7 +26,7 @@ def _experiment_data_options(f):
         click.option("--task", type=click.Choice(["classification", "regression"])),
         click.option("--n-samples", type=click.IntRange(min=1),
                      help="Samples (generated datasets)."),
-        click.option("--noise", type=click.FloatRange(min=0)),
+        click.option("--noise", type=FiniteFloat(min=0)),
         click.option("--n-features", type=click.IntRange(min=1)),
         click.option("--n-classes", type=click.IntRange(min=2)),
         click.option("--hidden", callback=_hidden,
@@ -37,9 +37,9 @@ def _experiment_data_options(f):
         click.option("--dtype", type=click.Choice(["float32", "float64"]),
                      help="[default: float32]"),
         click.option("--batch-size", "-b", type=click.IntRange(min=1), help="[default: 32]"),
-        click.option("--val-split", type=click.FloatRange(0, 1, max_open=True),
+        click.option("--val-split", type=FiniteFloat(0, 1, max_open=True),
                      help="[default: 0.2]"),
-        click.option("--test-split", type=click.FloatRange(0, 1, max_open=True),
+        click.option("--test-split", type=FiniteFloat(0, 1, max_open=True),
                      help="[default: 0.2]"),
     )
     for option in reversed(options):
@@ -130,21 +130,12 @@ def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seed
     found = _entries(ctx, optimizers, convention)
     lrs = _lr_for_entries(ctx, lr_spec, found) if lr_spec else None
     out = Path(out) if out else _stamp_dir(f"compare-{_source_name(options)}")
-    if (out / "summary.csv").exists() and not force:
-        raise click.ClickException(f"{out} already holds a comparison; choose another --out "
-                                   "or add --force")
-    try:
-        with _interruptible(f"Nothing was written to {out}; run the command again to "
-                            "start the comparison over."):
-            result = compare(optimizers=optimizers, convention=convention, lr=lrs,
-                             schedule=schedule,
-                             schedule_params=params, epochs=epochs, seeds=seeds, jobs=jobs,
-                             out=out, progress=not quiet,
-                             **{k: options[k] for k in _DATA_KEYS})
-    except _experiment_errors() as e:
-        raise click.ClickException(str(e)) from None
-    except (TypeError, ValueError) as e:          # a bad option value found by the library
-        raise click.UsageError(str(e), ctx) from None
+    with cli_errors(ctx), _interruptible(f"Nothing was written to {out}; run the command "
+                                         "again to start the comparison over."):
+        result = compare(optimizers=optimizers, convention=convention, lr=lrs,
+                         schedule=schedule, schedule_params=params, epochs=epochs,
+                         seeds=seeds, jobs=jobs, out=out, progress=not quiet, force=force,
+                         **{k: options[k] for k in _DATA_KEYS})
     click.echo(result.table())
     plotted = (out / "curves.png").exists()
     click.echo(f"\nwrote {out / 'summary.csv'}, {out / 'curves.csv'}"
@@ -156,15 +147,15 @@ def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seed
 @_experiment_data_options
 @click.option("--optimizer", "-o", type=OPTIMIZERS, default="nadam",
               show_default=True)
-@click.option("--start", type=click.FloatRange(min=0, min_open=True), default=1e-7,
+@click.option("--start", type=FiniteFloat(min=0, min_open=True), default=1e-7,
               show_default=True, help="First learning rate.")
-@click.option("--end", type=click.FloatRange(min=0, min_open=True), default=10.0,
+@click.option("--end", type=FiniteFloat(min=0, min_open=True), default=10.0,
               show_default=True, help="Last learning rate.")
 @click.option("--steps", type=click.IntRange(min=3), default=100, show_default=True,
               help="Minibatches over which the lr grows exponentially.")
-@click.option("--smoothing", type=click.FloatRange(0, 1, max_open=True), default=0.98,
+@click.option("--smoothing", type=FiniteFloat(0, 1, max_open=True), default=0.98,
               show_default=True, help="beta of the bias-corrected moving average of the loss.")
-@click.option("--diverge", type=click.FloatRange(min=1, min_open=True), default=4.0,
+@click.option("--diverge", type=FiniteFloat(min=1, min_open=True), default=4.0,
               show_default=True, help="Stop when the smoothed loss exceeds this times its best.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False),
@@ -187,6 +178,7 @@ def lr_find_command(ctx, optimizer, start, end, steps, smoothing, diverge, seed,
       minitrain lr-find --dataset digits --optimizer adam
       minitrain lr-find -d moons -o momentum --start 1e-5 --end 1 --steps 200
     """
+    from minitrain import files
     from minitrain.experiments import runs
     from minitrain.experiments.lrfind import lr_find
     _check_source(ctx, options)
@@ -194,29 +186,21 @@ def lr_find_command(ctx, optimizer, start, end, steps, smoothing, diverge, seed,
         raise click.BadParameter(f"must be greater than --start ({start:g}), got {end:g}",
                                  param_hint="--end")
     out = Path(out) if out else _stamp_dir(f"lr-find-{_source_name(options)}-{optimizer}")
-    if (out / "lr_find.csv").exists() and not force:
-        raise click.ClickException(f"{out} already holds lr_find.csv; choose another --out "
-                                   "or add --force")
-    try:
+    with cli_errors(ctx):
         cfg = runs.resolve({**{k: options[k] for k in _DATA_KEYS}, "optimizer": optimizer,
                             "seed": seed})
-        train, _, _, scaler, target_scaler, ds = runs.load_data(cfg)
-        model, opt, _ = runs.build(cfg, ds, 1)
+        run = runs.build_run(cfg)
         with _interruptible(f"Nothing was written to {out}; the range test starts over "
                             "when run again."):
-            result = lr_find(model, opt, runs.arrays(train, scaler, target_scaler),
+            result = lr_find(run.model, run.optimizer, run.data.arrays("train"),
                              start=start, end=end, steps=steps,
                              batch_size=cfg["batch_size"], seed=seed, beta=smoothing,
                              diverge=diverge)
-        out.mkdir(parents=True, exist_ok=True)
+        files.claim_folder(out, "lr-find", ("lr_find.csv", "lr_find.png"), force=force)
         result.to_csv(out / "lr_find.csv")
         title = (f"{optimizer} on {_source_name(options)}, hidden "
                  f"{','.join(map(str, cfg['hidden']))}, batch {cfg['batch_size']}")
         plotted = result.plot(out / "lr_find.png", title=title)
-    except _experiment_errors() as e:
-        raise click.ClickException(str(e)) from None
-    except (TypeError, ValueError) as e:
-        raise click.UsageError(str(e), ctx) from None
     reason = {"end": "reached --end", "diverged": f"smoothed loss > {diverge:g}x its best",
               "nan": "the loss was not finite"}[result.stopped]
     click.echo(f"lr range test: {title}")
@@ -250,10 +234,12 @@ def lr_find_command(ctx, optimizer, start, end, steps, smoothing, diverge, seed,
 @click.option("--dry-run", is_flag=True, help="List the configs and which are done; run none.")
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="Rows of the final table (best validation loss first).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30,
+@click.option("--timeout", type=FiniteFloat(min=0, min_open=True), default=30,
               show_default=True, help="Seconds to wait for the Dask scheduler and workers.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
-def sweep_command(grid, jobs, address, out, dry_run, top, timeout, quiet):
+@click.option("--force", is_flag=True,
+              help="Write into an --out folder minitrain did not create.")
+def sweep_command(grid, jobs, address, out, dry_run, top, timeout, quiet, force):
     """Train every combination of the options in GRID (a TOML file).
 
     Lists are crossed, scalars are fixed; keys are the options of `minitrain fit`
@@ -285,7 +271,7 @@ def sweep_command(grid, jobs, address, out, dry_run, top, timeout, quiet):
     from minitrain.experiments.sweep import format_best, sweep
     from minitrain.train import Interrupted
     try:
-        result = sweep(grid, out, jobs=jobs, address=address, dry_run=dry_run,
+        result = sweep(grid, out, jobs=jobs, address=address, dry_run=dry_run, force=force,
                        progress=not quiet, timeout=timeout)
     except _experiment_errors() as e:
         raise click.ClickException(str(e)) from None

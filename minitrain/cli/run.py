@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, RUN_KEYS, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, RUN_KEYS, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
 
 
 def _summary_table(summary, metric):
@@ -34,7 +34,7 @@ def _summary_table(summary, metric):
 @click.option("--task", type=click.Choice(["classification", "regression"]),
               help="Override the CSV task inference.")
 @click.option("--n-samples", type=click.IntRange(min=1), help="Samples (generated datasets).")
-@click.option("--noise", type=click.FloatRange(min=0), help="Noise (generated datasets).")
+@click.option("--noise", type=FiniteFloat(min=0), help="Noise (generated datasets).")
 @click.option("--n-features", type=click.IntRange(min=1), help="Features (generated datasets).")
 @click.option("--n-classes", type=click.IntRange(min=2), help="Classes (generated datasets).")
 @click.option("--hidden", callback=_hidden,
@@ -47,7 +47,7 @@ def _summary_table(summary, metric):
               show_default=True)
 @click.option("--optimizer", "-o", type=OPTIMIZERS, default="nadam",
               show_default=True, help="The update rule (see `minitrain optimizers`).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True),
               help="Learning rate (default: a per-optimizer value that works here).")
 @optimizer_options
 @click.option("--convention", type=click.Choice(["torch", "keras"]), default="torch",
@@ -60,16 +60,16 @@ def _summary_table(summary, metric):
               help="Total epochs (with --resume: the total to reach).  [default: 40; 100 for "
                    "iris, 60 for wine]")
 @click.option("--batch-size", "-b", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+@click.option("--val-split", type=FiniteFloat(0, 1, max_open=True), default=0.2,
               show_default=True)
-@click.option("--test-split", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+@click.option("--test-split", type=FiniteFloat(0, 1, max_open=True), default=0.2,
               show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seeds the data split, initial weights and shuffling.")
 @click.option("--early-stopping/--no-early-stopping", default=False, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
               help="Early-stopping patience in epochs.")
-@click.option("--min-delta", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--min-delta", type=FiniteFloat(min=0), default=0.0, show_default=True)
 @click.option("--on-diverge", type=click.Choice(["stop", "rollback"]),
               help="On a NaN/inf loss: stop (exit 1, last good checkpoint kept), or roll back "
                    "to the last epoch, halve the lr and go on (at most 3 times).  "
@@ -100,65 +100,45 @@ def fit_command(ctx, **opts):
     import json as _json
 
     from minitrain.experiments import runs
-    from minitrain.checkpoint import CheckpointError
-    from minitrain.data import DataError
     from minitrain.train import Interrupted, TrainingDiverged
-
-    user_errors = (runs.RunError, DataError, CheckpointError, OSError)
 
     source = click.core.ParameterSource
     given = {k for k in opts if ctx.get_parameter_source(k) not in
              (source.DEFAULT, None)}
     quiet, as_json, force = opts.pop("quiet"), opts.pop("as_json"), opts.pop("force")
     resume, out = opts.pop("resume"), opts.pop("out")
-    schedule_given = pop_schedule_options(opts)
-    try:
-        if resume:
-            allowed = {"epochs", "resume", "quiet", "as_json"}
-            extra = sorted(given - allowed)
-            if extra:
-                raise click.UsageError("--resume continues a run with its saved options; "
-                                       "only --epochs may change (got "
-                                       f"{', '.join('--' + e.replace('_', '-') for e in extra)})",
-                                       ctx)
+    schedule_given = {k: v for k, v in pop_schedule_options(opts).items() if v is not None}
+    if resume:
+        with cli_errors(ctx, source=f"{resume}/config.toml"):
             if not Path(resume).is_dir():
                 raise runs.RunError(f"{resume}: no such run directory")
-            cfg = runs.read_toml(f"{resume}/config.toml")
-            if "epochs" in given:
-                cfg["epochs"] = opts["epochs"]
-            cfg = runs.resolve({k: v for k, v in cfg.items()})
-            out = resume
-        else:
-            if opts["dataset"] is not None:
-                from minitrain import data
-                if opts["dataset"] not in data.names():
-                    raise click.BadParameter(
-                        f"unknown dataset {opts['dataset']!r}; valid: "
-                        f"{', '.join(data.names())} (or a CSV file with --data)",
-                        ctx, param_hint="'--dataset'")
-            _check_optimizer_flags(ctx, opts["optimizer"],
-                                   [k for k in OPTIMIZER_FLAGS if opts[k] is not None])
+            cfg = runs.resolve(runs.read_toml(f"{resume}/config.toml"))
+        _check_repeated_options(ctx, cfg, opts, given - {"epochs"}, schedule_given)
+        if "epochs" in given:
+            cfg["epochs"] = opts["epochs"]
+        out = resume
+    else:
+        with cli_errors(ctx):
             cfg = {k: opts[k] for k in RUN_KEYS}
-            cfg["schedule_params"] = schedule_params(
-                opts["schedule"], {k: v for k, v in schedule_given.items() if v is not None},
-                ctx)
+            cfg["schedule_params"] = schedule_params(opts["schedule"], schedule_given, ctx)
             cfg = runs.resolve(cfg)
-            out = out or runs.default_run_dir(cfg)
-        summary = runs.fit_run(cfg, out, resume=bool(resume), force=force,
-                               progress=not quiet)
-    except user_errors as e:
-        raise click.ClickException(str(e)) from None
+        out = out or runs.default_run_dir(cfg)
+    try:
+        with cli_errors(ctx):
+            summary = runs.fit_run(cfg, out, resume=bool(resume), force=force,
+                                   progress=not quiet)
     except TrainingDiverged as e:
         kept = (f"The last good checkpoint is kept at {out}/model.npz." if e.epoch > 1
                 else "No epoch finished, so no checkpoint was written.")
         raise click.ClickException(
             f"training diverged at epoch {e.epoch}, step {e.step} (loss={e.loss}). {kept} "
             f"Try a lower --lr (now {e.lr:g}) or standardise the inputs.") from None
-    except ValueError as e:           # a bad option value found by the library
-        raise click.UsageError(str(e), ctx) from None
-    except Interrupted as e:
-        click.echo(f"\nInterrupted at epoch {e.epoch}, step {e.step}. State saved in "
-                   f"{out}/model.npz; continue with: minitrain fit --resume {out}", err=True)
+    except (Interrupted, KeyboardInterrupt) as e:
+        where = f" at epoch {e.epoch}, step {e.step}" if isinstance(e, Interrupted) else ""
+        saved = Path(out, "model.npz").exists()
+        click.echo(f"\nInterrupted{where}. " + (
+            f"State saved in {out}/model.npz; continue with: minitrain fit --resume {out}"
+            if saved else "No epoch had finished, so nothing was saved."), err=True)
         ctx.exit(130)
     if not quiet:
         metric = "accuracy" if summary["train"] and "accuracy" in summary["train"] else "r2"
@@ -166,70 +146,67 @@ def fit_command(ctx, **opts):
     if as_json:
         keys = ("train", "val", "test", "epochs", "steps", "seconds", "params_sha256")
         click.echo(_json.dumps({k: summary[k] for k in keys}))
-def _run_data(extra, data_path, target):
-    """Dataset parts to score: the run's own split, or a CSV file given by the user."""
-    from minitrain import data, runs
-    cfg = extra["config"]
-    if data_path is None:
-        train, val, test, *_ = runs.load_data(cfg)
-        return {"train": train, "val": val, "test": test}
-    ds = data.load_csv(data_path, target if target is not None else cfg.get("target"),
-                       task=extra["task"])
-    if ds.feature_names != extra["feature_names"]:
-        raise data.DataError(f"{data_path}: columns {ds.feature_names} differ from the run's "
-                             f"features {extra['feature_names']}")
-    return {Path(data_path).name: _encode_like_run(ds, extra)}
-def _encode_like_run(ds, extra):
-    """Map the CSV's class labels onto the run's class indices."""
-    from minitrain import data
-    if extra["task"] != "classification":
-        return ds
-    index = {str(c): i for i, c in enumerate(extra["classes"])}
-    labels = [str(ds.classes[k]) for k in ds.y]
-    unknown = sorted({lab for lab in labels if lab not in index})
-    if unknown:
-        raise data.DataError(f"labels {unknown} were not seen in training "
-                             f"(classes: {extra['classes']})")
-    return data.Dataset(ds.X, [index[lab] for lab in labels], ds.task, ds.name,
-                        ds.feature_names, list(extra["classes"]))
-def _scalers(extra):
-    from minitrain import data
-    scaler = data.Scaler.from_dict(extra["scaler"])
-    target = extra.get("target_scaler")
-    return scaler, data.TargetScaler.from_dict(target) if target else None
+def _check_repeated_options(ctx, cfg, opts, given, schedule_given):
+    """``fit --resume RUN`` with options repeated: equal to the saved ones is fine,
+    a different one is a usage error naming it."""
+    differ = []
+    for key in sorted(given):
+        if key in cfg and opts[key] != cfg[key] and not (
+                isinstance(cfg[key], float) and opts[key] is not None
+                and float(opts[key]) == cfg[key]):
+            differ.append(f"--{key.replace('_', '-')} {opts[key]!r} (the run has "
+                          f"{cfg[key]!r})")
+    for key, value in schedule_given.items():
+        param = SCHEDULE_DEST.get(key, key)
+        if cfg["schedule_params"].get(param) != value:
+            differ.append(f"--{key.replace('_', '-')} {value!r}")
+    if differ:
+        raise click.UsageError("--resume continues a run with its saved options; only "
+                               f"--epochs may change, but {'; '.join(differ)}", ctx)
+
+
 @cli.command("evaluate")
-@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="A run directory written by `minitrain fit`.")
+@click.argument("run_arg", required=False, metavar="[RUN]", type=click.Path(file_okay=False))
+@click.option("--run", "run_dir", type=click.Path(file_okay=False),
+              help="A run directory written by `minitrain fit` (or give it as RUN).")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False),
               help="Score this CSV instead of the run's own train/val/test split.")
 @click.option("--target", help="Target column of --data (default: the run's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate_command(run_dir, data_path, target, as_json):
+@click.pass_context
+def evaluate_command(ctx, run_arg, run_dir, data_path, target, as_json):
     """Loss and accuracy (or R^2) of a saved run's model.
 
     \b
     Examples:
-      minitrain evaluate --run runs/digits-nadam-20261129-101500
+      minitrain evaluate runs/digits-nadam-20261129-101500
       minitrain evaluate --run runs/penguins --data new_penguins.csv
     """
     import json as _json
 
     from minitrain.experiments import runs
-    try:
-        model, extra = runs.load_run(run_dir)
-        scaler, target_scaler = _scalers(extra)
-        parts = _run_data(extra, data_path, target)
-        result = {name: runs.metrics(model, part, scaler, target_scaler)
+    run_dir = _one_run(ctx, run_arg, run_dir)
+    with cli_errors(ctx):
+        saved = runs.load_run(run_dir)
+        scaler, target_scaler = saved.scalers()
+        parts = saved.parts(data_path, target)
+        result = {name: runs.metrics(saved.model, part, scaler, target_scaler)
                   for name, part in parts.items() if part is not None}
-    except _run_errors() as e:
-        raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(_json.dumps(result))
         return
-    metric = "accuracy" if model.is_classifier else "r2"
+    metric = "accuracy" if saved.model.is_classifier else "r2"
     click.echo(f"{'':12}{'loss':>10}  {metric:>9}")
     for name, m in result.items():
         click.echo(f"{name:12}{m['loss']:>10.4f}  {m[metric]:>9.4f}")
+
+
+def _one_run(ctx, run_arg, run_dir):
+    if (run_arg is None) == (run_dir is None):
+        raise click.UsageError("give the run folder once, as RUN or --run RUN", ctx)
+    return run_arg or run_dir
+
+
 @cli.command("predict")
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
               help="A run directory written by `minitrain fit`.")
@@ -238,42 +215,40 @@ def evaluate_command(run_dir, data_path, target, as_json):
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the predictions (CSV).")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
-def predict_command(run_dir, data_path, out, force):
+@click.pass_context
+def predict_command(ctx, run_dir, data_path, out, force):
     """Write predictions (and class probabilities) for a CSV file.
 
     \b
     Example:
       minitrain predict --run runs/penguins --data data/penguins_like.csv --out preds.csv
     """
-    import csv
     import os
 
-    from minitrain import data, runs
-    if os.path.exists(out) and not force:
+    from minitrain import data, files
+    from minitrain.experiments import runs
+    if os.path.lexists(out) and not force:
         raise click.ClickException(f"{out} exists; add --force to overwrite it")
-    try:
-        model, extra = runs.load_run(run_dir)
-        scaler, target_scaler = _scalers(extra)
-        X, names = data.read_features(data_path, extra["feature_names"])
-        X = model.check_X(scaler.transform(X))
-    except _run_errors() as e:
-        raise click.ClickException(str(e)) from None
-    except ValueError as e:
-        raise click.ClickException(f"{data_path}: {e}") from None
-    tmp = f"{out}.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        if model.is_classifier:
-            classes = extra["classes"]
-            proba = model.predict_proba(X)
-            writer.writerow(["prediction", *[f"p_{c}" for c in classes]])
-            for row in proba:
-                writer.writerow([classes[int(row.argmax())], *[f"{p:.6g}" for p in row]])
-        else:
-            values = model.predict(X)
-            if target_scaler is not None:
-                values = target_scaler.inverse_transform(values)
-            writer.writerow(["prediction"])
-            writer.writerows([[f"{v:.8g}"] for v in values])
-    os.replace(tmp, out)
+    if os.path.isdir(out):
+        raise click.ClickException(f"{out} is a folder; --out must name a file")
+    with cli_errors(ctx):
+        saved = runs.load_run(run_dir)
+        scaler, target_scaler = saved.scalers()
+        X, _ = data.read_features(data_path, saved.extra["feature_names"])
+        X = saved.model.check_X(scaler.transform(X))
+    model = saved.model
+    if model.is_classifier:
+        classes = saved.extra["classes"]
+        proba = model.predict_proba(X)
+        rows = [{"prediction": classes[int(p.argmax())],
+                 **{f"p_{c}": f"{v:.6g}" for c, v in zip(classes, p)}} for p in proba]
+        columns = ["prediction", *[f"p_{c}" for c in classes]]
+    else:
+        values = model.predict(X)
+        if target_scaler is not None:
+            values = target_scaler.inverse_transform(values)
+        rows = [{"prediction": f"{v:.8g}"} for v in values]
+        columns = ["prediction"]
+    with cli_errors(ctx):
+        files.write_csv(out, columns, rows)
     click.echo(f"wrote {X.shape[0]} predictions to {out}")

@@ -19,12 +19,11 @@ them in N worker processes with exactly the same results.
 """
 from __future__ import annotations
 
-import csv
 import math
-import os
 import statistics
 from pathlib import Path
 
+from minitrain import files
 from minitrain.experiments import runs
 
 __all__ = ["compare", "Comparison", "CompareError", "SUMMARY_COLUMNS", "CURVE_COLUMNS"]
@@ -58,7 +57,7 @@ def run_label(cfg, convention="torch"):
 
 def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_params=None,
             epochs=None, seeds=(0,), jobs=1, out=None, progress=False, convention="torch",
-            **options):
+            force=False, **options):
     """Train each optimizer on the same data from the same start; tabulate the results.
 
     Parameters
@@ -84,7 +83,10 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
         Worker processes (1: in this process). Timing columns are per run, and
         runs sharing the machine slow each other down.
     out : path, optional
-        Also write ``summary.csv``, ``curves.csv`` and (with matplotlib) ``curves.png``.
+        Also write ``summary.csv``, ``curves.csv`` and (with matplotlib) ``curves.png``
+        there: a new or empty folder, or one minitrain wrote that holds no comparison.
+    force : bool, default=False
+        Write into ``out`` anyway (only the three files named above are replaced).
     progress : bool, default=False
         One line per finished run on stderr.
     convention : {"torch", "keras"}, default="torch"
@@ -100,7 +102,6 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     """
     from minitrain import optim
     from minitrain.lab import entries
-    from minitrain.experiments.sweep import _Progress, config_hash, execute
     specs = list(optimizers) if optimizers is not None else list(optim.names())
     if not specs:
         raise CompareError("compare: optimizers must name at least one optimizer, got []")
@@ -137,12 +138,32 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
                     "lr": _lr_for(lr, row_label, name), "schedule": schedule,
                     "schedule_params": dict(schedule_params or {}), "epochs": epochs,
                     "seed": seed}))
+    except runs.OptionError:
+        raise                    # the run builder's message, as from every command
     except runs.RunError as e:
         raise CompareError(f"compare: {e}") from None
     if configs[0]["val_split"] <= 0:
         raise CompareError("compare: val_split must be > 0 (the table ranks by validation "
                            f"loss), got {configs[0]['val_split']}")
     runs.load_data(configs[0])       # a missing file or unknown dataset: fail before training
+    created = out is not None and not Path(out).exists()
+    if out is not None:
+        files.claim_folder(out, "comparison", COMPARE_FILES, force=force)
+    try:
+        return _run_comparison(configs, found, labels, seeds, jobs, out, progress,
+                               convention)
+    except BaseException:
+        if created:
+            files.remove_if_only_ours(out)
+        raise
+
+
+#: The files a comparison writes into its folder.
+COMPARE_FILES = ("summary.csv", "curves.csv", "curves.png")
+
+
+def _run_comparison(configs, found, labels, seeds, jobs, out, progress, convention):
+    from minitrain.experiments.sweep import _Progress, config_hash, execute
     if jobs == 1:
         _warm_up(configs[0], found)
     results = {}
@@ -297,7 +318,6 @@ class Comparison:
         matplotlib is not installed).
         """
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(out / "summary.csv", SUMMARY_COLUMNS, self.summary)
         _write_csv(out / "curves.csv", CURVE_COLUMNS, self.curves)
         written = [out / "summary.csv", out / "curves.csv"]
@@ -339,16 +359,12 @@ class Comparison:
         axes[0].legend(fontsize=8)
         fig.suptitle(self.table().splitlines()[0], fontsize=9)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        from minitrain.files import save_figure
+        save_figure(fig, path)
         plt.close(fig)
         return True
 
 
 def _write_csv(path, columns, rows):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
-    os.replace(tmp, path)
+    from minitrain.files import write_csv
+    write_csv(path, columns, rows)

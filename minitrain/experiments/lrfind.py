@@ -22,9 +22,7 @@ test can run just before (or in the middle of) training.
 """
 from __future__ import annotations
 
-import csv
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,13 +70,10 @@ class LRFindResult:
 
     def to_csv(self, path):
         """Columns: step, lr, loss, smoothed_loss (atomic write)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["step", "lr", "loss", "smoothed_loss"])
-            for i, row in enumerate(zip(self.lrs, self.losses, self.smoothed)):
-                writer.writerow([i, *(repr(float(v)) for v in row)])
-        os.replace(tmp, path)
+        from minitrain.files import write_csv
+        write_csv(path, ["step", "lr", "loss", "smoothed_loss"],
+                  ([i, *(repr(float(v)) for v in row)]
+                   for i, row in enumerate(zip(self.lrs, self.losses, self.smoothed))))
 
     def plot(self, path, title=None):
         """Loss and smoothed loss against lr (log x), both suggestions marked.
@@ -109,7 +104,8 @@ class LRFindResult:
         ax.set_title(title or "learning-rate range test", fontsize=9)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        from minitrain.files import save_figure
+        save_figure(fig, path)
         plt.close(fig)
         return True
 

@@ -50,7 +50,6 @@ library versions).
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import itertools
 import json
@@ -60,6 +59,7 @@ import sys
 import time
 from pathlib import Path
 
+from minitrain import files
 from minitrain.experiments import runs
 
 __all__ = ["sweep", "expand", "load_grid", "config_hash", "run_config", "execute",
@@ -147,7 +147,7 @@ def expand(grid):
     sched_grid = grid.pop("schedule_params", None) or {}
     if not isinstance(sched_grid, dict):
         raise SweepError(f"grid: schedule_params must be a table, got {sched_grid!r}")
-    known = set(runs.DEFAULTS) | set(runs.OPTIMIZER_OPTIONS)
+    known = set(runs.DEFAULTS) | set(runs.optimizer_options())
     unknown = sorted(set(grid) - known)
     if unknown:
         raise SweepError(f"grid: unknown key(s) {', '.join(unknown)}; valid: "
@@ -252,7 +252,7 @@ def run_config(cfg, threads=1):
         for a core).
     """
     from minitrain import __version__
-    from minitrain.train import EarlyStopping, Interrupted, TrainingDiverged, fit
+    from minitrain.train import Interrupted, TrainingDiverged
     started, cpu_started = time.perf_counter(), time.process_time()
     result = {"hash": config_hash(cfg), "config": cfg, "status": "ok", "error": None,
               "history": [], "summary": None, "minitrain": __version__}
@@ -260,26 +260,17 @@ def run_config(cfg, threads=1):
     try:
         with limit_threads(threads):
             result["threads"] = _threads_in_use()
-            train, val, test, scaler, target_scaler, ds = runs.load_data(cfg)
-            steps_per_epoch = -(-len(train) // cfg["batch_size"])
-            model, optimizer, schedule = runs.build(cfg, ds, steps_per_epoch)
-            early = (EarlyStopping(cfg["patience"], cfg["min_delta"])
-                     if cfg["early_stopping"] else None)
-            more = {"on_diverge": cfg["on_diverge"]} if "on_diverge" in cfg else {}
-            history = fit(model, optimizer, runs.arrays(train, scaler, target_scaler),
-                          runs.arrays(val, scaler, target_scaler), epochs=cfg["epochs"],
-                          batch_size=cfg["batch_size"], schedule=schedule, seed=cfg["seed"],
-                          early_stopping=early, callbacks=[rows.append], progress=False,
-                          **more)
+            run = runs.build_run(cfg)
+            history = run.train(callbacks=[rows.append], progress=False)
             rows[:] = history.rows
-            result["summary"] = _summary(model, rows, test, scaler, target_scaler)
+            result["summary"] = _summary(run.model, rows, run.data)
     except (Interrupted, KeyboardInterrupt):
         raise                                # not a result: the sweep was stopped
     except TrainingDiverged as e:
         # the rows the callback saw; after a rollback an epoch comes again: keep the last
         rows[:] = sorted({r["epoch"]: r for r in rows}.values(), key=lambda r: r["epoch"])
         result.update(status="diverged", error=str(e))
-        result["summary"] = _summary(None, rows, None, None, None)
+        result["summary"] = _summary(None, rows, None)
     except Exception as e:                   # recorded; the other runs go on
         message = " ".join(str(e).split()) or type(e).__name__
         result.update(status="failed", error=f"{type(e).__name__}: {message}")
@@ -288,7 +279,7 @@ def run_config(cfg, threads=1):
     return result
 
 
-def _summary(model, rows, test, scaler, target_scaler):
+def _summary(model, rows, data):
     """Final and best validation numbers of a history, test metrics of the model."""
     from minitrain.train import params_sha256
     summary = dict.fromkeys(SUMMARY_COLUMNS)
@@ -307,7 +298,7 @@ def _summary(model, rows, test, scaler, target_scaler):
     if model is not None:
         summary["metric"] = "accuracy" if model.is_classifier else "r2"
         summary["params_sha256"] = params_sha256(model.params)
-        test_metrics = runs.metrics(model, test, scaler, target_scaler)
+        test_metrics = runs.metrics(model, data.test, data.scaler, data.target_scaler)
         if test_metrics:
             summary["test_loss"] = test_metrics["loss"]
             summary["test_metric"] = test_metrics[summary["metric"]]
@@ -424,9 +415,8 @@ def summary_row(cfg, result):
 
 
 def _write_json(path, obj):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    from minitrain.files import write_atomic
+    write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
 def _read_result(path, cfg):
@@ -463,12 +453,8 @@ def write_tables(result):
 
 
 def _write_csv(path, header, rows):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    from minitrain.files import write_csv
+    write_csv(path, header, rows)
 
 
 class _Progress:
@@ -512,8 +498,11 @@ def _clock(seconds):
 
 
 def sweep(grid, out="runs/sweep", *, jobs=1, address=None, dry_run=False, progress=True,
-          threads=1, timeout=30):
+          threads=1, timeout=30, force=False):
     """Run every config of ``grid`` that has no finished result in ``out`` yet.
+
+    ``out`` must be new, empty or a folder minitrain wrote; ``force=True`` writes into
+    another folder too (replacing only the sweep's own files).
 
     Parameters
     ----------
@@ -550,6 +539,9 @@ def sweep(grid, out="runs/sweep", *, jobs=1, address=None, dry_run=False, progre
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SweepError(f"{out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()) and not files.is_ours(out) and not force:
+        raise SweepError(f"{out} already exists and holds files minitrain did not write; "
+                         "choose another --out, or add --force to write the sweep there")
     paths = [out / f"{config_hash(c)}.json" for c in configs]
     results = [_read_result(p, c) for p, c in zip(paths, configs)]
     todo = [c for c, r in zip(configs, results) if r is None]
@@ -557,7 +549,10 @@ def sweep(grid, out="runs/sweep", *, jobs=1, address=None, dry_run=False, progre
     result = SweepResult(configs, results, 0, skipped, out)
     if dry_run:
         return result
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        files.claim_folder(out, "sweep", (), force=True)
+    except files.FileError as e:
+        raise SweepError(str(e)) from None
     where = {config_hash(c): i for i, c in enumerate(configs)}
     bar = _Progress(progress, len(configs), skipped)
     try:
