@@ -1762,7 +1762,7 @@ def convert(name, param, text):
         if p.kind == "schedules":
             return [dict(name=n, **q) for n, q in map(parse_spec,
                                                       _split(_unbracket(text), ";"))]
-        n, q = parse_spec(text)
+        n, q = parse_spec(_unbracket(text))
         return get(n, **q)
     except (ValueError, KeyError):
         what = _KIND_TEXT[p.kind] + (f" {', '.join(p.choices)}" if p.choices else "")
