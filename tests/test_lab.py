@@ -133,7 +133,7 @@ def test_paths_follow_the_numpy_equations():
 
 
 def test_paths_with_a_schedule_equal_direct_stepping():
-    names = ["sgd", "momentum", "adagrad", "adam"]
+    names = ["sgd", "momentum", "nesterov", "adam"]
     result = mt.paths("bowl", names, steps=80, schedule="onecycle",
                       schedule_params={"pct_start": 0.4})
     fn = lab.function("bowl")
@@ -144,6 +144,24 @@ def test_paths_with_a_schedule_equal_direct_stepping():
         np.testing.assert_array_equal(result[name].points, expected)
         np.testing.assert_array_equal(result[name].lrs, [sched.lr(s) for s in range(80)])
     assert result.schedule == "onecycle" and "schedule onecycle" in result.table()
+
+
+def test_paths_refuse_what_the_run_builder_refuses_with_its_message():
+    from minitrain.experiments.runs import OptionError, check_combination
+    with pytest.raises(OptionError) as builder:
+        check_combination("adagrad", "torch", {"lr": 0.1}, "onecycle", {})
+    with pytest.raises(OptionError) as lab_error:
+        mt.paths("bowl", ["momentum", "adagrad"], schedule="onecycle")
+    assert str(lab_error.value) == str(builder.value)
+    r = run("paths", "-o", "momentum,adagrad", "--schedule", "onecycle")
+    assert r.exit_code == 2 and str(builder.value) in " ".join(r.output.split())
+    # without momentum cycling adagrad takes the schedule
+    result = mt.paths("bowl", ["adagrad"], steps=20, schedule="onecycle",
+                      schedule_params={"cycle_momentum": False})
+    assert result["adagrad"].lrs[0] < result["adagrad"].lrs[5]
+    with pytest.raises(ValueError, match="cycles momentum, but optimizer adagrad"):
+        lab.trajectory("bowl", "adagrad", lr=0.1, steps=5,
+                       schedule=schedules.get("onecycle", max_lr=0.1, total_steps=5))
 
 
 def test_paths_hyperparameters_and_start():
@@ -226,7 +244,7 @@ def test_paths_errors():
         mt.paths("bowl", ["sgd"], lr={"sgd": -1})
     with pytest.raises(TypeError, match="takes no parameter condition"):
         mt.paths("saddle", condition=3)
-    with pytest.raises(TypeError, match="missing required"):
+    with pytest.raises(ValueError, match="missing required"):
         mt.paths("bowl", ["sgd"], schedule="power")
 
 
@@ -399,10 +417,12 @@ def test_cli_paths_options():
     want = mt.paths("bowl", ["sgd", "adam"], lr={"sgd": 0.01, "adam": 0.2}, start=(2, -1),
                     condition=20, steps=50)
     assert r.output.strip() == want.table()
-    r = run("paths", "-f", "saddle", "-o", "adagrad,momentum", "--schedule", "onecycle",
+    r = run("paths", "-f", "saddle", "-o", "adam,momentum", "--schedule", "onecycle",
             "--steps", "60", "--pct-start", "0.5")
     assert r.exit_code == 0, r.output
-    assert "schedule onecycle" in r.output and "adagrad has no momentum" in r.output
+    assert r.output.strip() == mt.paths("saddle", ["adam", "momentum"], steps=60,
+                                        schedule="onecycle",
+                                        schedule_params={"pct_start": 0.5}).table()
 
 
 def test_cli_paths_plot(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map, _need_matplotlib, _optimizer_list, build_schedule, optimizer_options, schedule_options, schedule_params)
+from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map, _need_matplotlib, _optimizer_list, build_schedule, cli_errors, optimizer_options, schedule_options, schedule_params)
 
 
 @cli.command("gradcheck")
@@ -153,23 +153,16 @@ def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, 
     fn = lab.function(function_name, **({} if condition is None else
                                         {"condition": condition}))
     n_steps = steps or fn.steps
-    make = None
+    params = None
     if schedule is not None:
         first = (lr or {}).get(found[0][0], fn.default_lr(found[0][1]))
         build_schedule(schedule, options, lr=first, total_steps=n_steps)   # usage errors now
-
-        def make(rate):
-            return build_schedule(schedule, options, lr=rate, total_steps=n_steps)
-        make.label = schedule
-    try:
+        params = schedule_params(schedule, given, ctx)
+    with cli_errors(ctx):
         result = lab.paths(fn, optimizers, steps=n_steps, lr=lr, start=start,
-                           schedule=make, tol=tol, convention=convention)
-    except (TypeError, ValueError) as e:
-        raise click.UsageError(str(e), ctx) from None
+                           schedule=schedule, schedule_params=params, tol=tol,
+                           convention=convention)
     click.echo(result.table())
-    adagrad = any(name == "adagrad" for _, name, _ in found)
-    if schedule is not None and adagrad and make(1.0).momentum(0) is not None:
-        click.echo("note: adagrad has no momentum; the schedule's momentum cycling skips it.")
     for path, draw in ((plot, result.plot), (gif, result.gif)):
         if path and _need_matplotlib(f"--{'plot' if path == plot else 'gif'}"):
             try:

@@ -126,8 +126,9 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
     start : (float, float), optional
         Starting point; default ``fn.start``.
     schedule : Schedule, optional
-        Sets ``opt.lr = schedule.lr(step)`` and, when it gives one, the momentum, before
-        every step, as the trainer does. Adagrad has no momentum: it is left alone there.
+        Sets ``opt.lr = schedule.lr(step)`` and, when it gives one, the momentum
+        (``opt.set_momentum``), before every step, exactly as the trainer does. A
+        schedule that cycles momentum needs an optimizer with one (``ValueError``).
     tol : float
         Distance to a minimum that counts as "reached".
     convention : {"torch", "keras"}
@@ -145,6 +146,10 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
     p = np.array(fn.start if start is None else start, dtype=np.float64)
     if p.shape != (2,):
         raise ValueError(f"paths: start must be 2 numbers (x, y), got {start!r}")
+    if schedule is not None and schedule.momentum(0) is not None \
+            and getattr(opt, "momentum_attr", None) is None:
+        raise ValueError(f"paths: the schedule cycles momentum, but optimizer {optimizer} "
+                         "has no momentum")
     g = np.empty_like(p)
     points, lrs = [p.copy()], []
     diverged = False
@@ -153,7 +158,7 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
             if schedule is not None:
                 opt.lr = schedule.lr(step)
                 m = schedule.momentum(step)
-                if m is not None and opt.momentum_attr is not None:
+                if m is not None:
                     opt.set_momentum(m)
             lrs.append(opt.lr)
             g[0], g[1] = fn.grad(p[0], p[1])
@@ -259,9 +264,12 @@ def paths(function="bowl", optimizers=None, *, steps=None, lr=None,
     condition : float, optional
         Condition number of the bowl (default 10); other functions take none.
     schedule : str or callable, optional
-        A schedule name, built per optimizer with ``lr`` (or ``max_lr``) = that
-        optimizer's lr, ``total_steps = steps`` and ``schedule_params``; or a callable
-        ``lr -> Schedule``.
+        A schedule name, built per optimizer as a run builds it
+        (:func:`minitrain.schedules.build`: ``lr``/``max_lr`` = that optimizer's lr,
+        ``total_steps = steps``, plus ``schedule_params``) after the run builder's
+        combination check (:func:`minitrain.experiments.runs.check_combination`: e.g.
+        a schedule cycling momentum with adagrad gets the same error as ``fit``); or a
+        callable ``lr -> Schedule``.
     schedule_params : dict, optional
         Further schedule parameters (library names).
     hyperparameters : dict, optional
@@ -305,7 +313,8 @@ def paths(function="bowl", optimizers=None, *, steps=None, lr=None,
         if key not in known:
             raise ValueError(f"paths: hyperparameters given for {key!r}, which is not "
                              f"among the optimizers {labels}")
-    make_schedule = _schedule_factory(schedule, schedule_params, steps)
+    make_schedule = _schedule_factory(schedule, schedule_params, steps, specs, lrs,
+                                      hyperparameters)
     start = tuple(float(v) for v in (fn.start if start is None else start))
     runs = [trajectory(fn, name, lr=lrs[label], steps=steps, start=start,
                        schedule=make_schedule(lrs[label]) if make_schedule else None,
@@ -341,8 +350,9 @@ def _learning_rates(fn, specs, lr):
     return out
 
 
-def _schedule_factory(schedule, params, steps):
-    """``lr -> Schedule`` for a schedule name (None: no schedule)."""
+def _schedule_factory(schedule, params, steps, specs, lrs, hyperparameters):
+    """``lr -> Schedule`` (None: no schedule), after the run builder's combination check
+    of every optimizer with this schedule: one rule, one message for every command."""
     if schedule is None:
         if params:
             raise ValueError("paths: schedule_params need a schedule")
@@ -350,19 +360,12 @@ def _schedule_factory(schedule, params, steps):
     if callable(schedule):
         return schedule
     from minitrain import schedules
-    accepted = schedules.parameters(schedule)
-    params = dict(params or {})
+    from minitrain.experiments.runs import check_combination
+    for label, name, conv in specs:
+        hp = {"lr": lrs[label], **(_by_label(hyperparameters, label, name) or {})}
+        check_combination(name, conv, hp, schedule, params)
 
     def make(lr):
-        kw = dict(params)
-        key = "max_lr" if "max_lr" in accepted else "lr"
-        if key in accepted:
-            kw.setdefault(key, lr)
-        if "total_steps" in accepted:
-            kw.setdefault("total_steps", steps)
-        return schedules.get(schedule, **kw)
+        return schedules.build(schedule, params, lr=lr, total_steps=steps)
 
-    make(1.0)                                     # validate once, before any run
     return make
-
-
