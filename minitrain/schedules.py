@@ -862,7 +862,7 @@ class Cosine(Schedule):
     remaining ``T - W`` updates. This is Keras ``CosineDecay(warmup_start, T - W,
     alpha=min_lr/lr, warmup_target=lr, warmup_steps=W)`` and optax
     ``warmup_cosine_decay_schedule(warmup_start, lr, W, T, end_value=min_lr)``, equal
-    to rounding. (minitrain before 0.2 warmed up as ``lr*(t+1)/(W+1)``, which neither
+    to rounding. (minitrain 0.1 warmed up as ``lr*(t+1)/(W+1)``, which neither
     library uses.) Past the end there are two conventions:
 
     * **clamped** (``periodic=False``, the default): stays at ``min_lr``, as Keras
@@ -1204,8 +1204,7 @@ class Cyclic(Schedule):
 
 
 class CosineRestarts(Schedule):
-    """Cosine decay with warm restarts (SGDR): torch ``CosineAnnealingWarmRestarts``
-    and Keras ``CosineDecayRestarts``.
+    """Cosine decay with warm restarts (SGDR), as torch's and Keras's restart schedules.
 
     Run ``i = 0, 1, 2, ...`` lasts ``T_i = first_steps * t_mult**i`` updates and starts
     at ``S_i = T_0 + ... + T_(i-1)``; within it::

@@ -50,6 +50,7 @@ def test_spec_matches_the_constructor(name):
         assert bool(p.choices) == (p.kind == "choice")
         assert p.from_run in (None, "lr", "total_steps", "warmup_steps", "warmup_start")
     assert schedules.parameters(name) == {p.name: p.default for p in params}
+    assert schedules.describe(name).endswith(".")            # a whole sentence, one line
 
 
 @pytest.mark.parametrize("name", schedules.names())
