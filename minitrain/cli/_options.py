@@ -59,119 +59,140 @@ class _CommaList(click.ParamType):
             self.fail(f"expected comma-separated {self.kind.__name__}s like "
                       f"{'100,200' if self.kind is int else '0.1,0.01'}, got {value!r}",
                       param, ctx)
-# (library parameter, option declaration, click keyword arguments); the help names the
-# schedules that use the option. tests/test_cli_schedule.py checks this table against
-# minitrain.schedules.parameters(), so it cannot drift.
-SCHEDULE_OPTIONS = (
-    ("max_lr", "--max-lr", dict(type=FiniteFloat(), help="onecycle: peak lr [default: --lr]")),
-    ("total_steps", "--total-steps",
-     dict(type=int, help="onecycle, cosine: schedule length in steps [default: the run's]")),
-    ("pct_start", "--pct-start",
-     dict(type=FiniteFloat(), help="onecycle: fraction of steps going up [0.3]")),
-    ("anneal", "--anneal", dict(type=click.Choice(["cos", "linear"]), help="onecycle [cos]")),
-    ("div_factor", "--div-factor",
-     dict(type=FiniteFloat(), help="onecycle: start lr = max_lr/div_factor [25]")),
-    ("final_div_factor", "--final-div-factor",
-     dict(type=FiniteFloat(), help="onecycle: final lr = start lr/final_div_factor [1e4]")),
-    ("three_phase", "--three-phase/--two-phase",
-     dict(default=None, help="onecycle: paper's 3 phases or fastai's 2 [--two-phase]")),
-    ("cycle_momentum", "--cycle-momentum/--no-cycle-momentum",
-     dict(default=None, help="onecycle: cycle momentum/beta1 inversely to lr [on]")),
-    ("base_momentum", "--base-momentum",
-     dict(type=FiniteFloat(), help="onecycle: momentum at peak lr [0.85]")),
-    ("max_momentum", "--max-momentum",
-     dict(type=FiniteFloat(), help="onecycle: momentum at the ends [0.95]")),
-    ("steps", "--decay-steps", dict(type=FiniteFloat(), help="power, exponential: time scale in steps")),
-    ("power", "--power", dict(type=FiniteFloat(), help="power: exponent [1]")),
-    ("rate", "--rate", dict(type=FiniteFloat(), help="exponential: factor per --decay-steps [0.1]")),
-    ("staircase", "--staircase", dict(is_flag=True, default=None,
-                                      help="exponential: whole factors only (step decay)")),
-    ("boundaries", "--boundaries", dict(type=_CommaList(int), help="piecewise: e.g. 100,200")),
-    ("values", "--values", dict(type=_CommaList(float), help="piecewise: e.g. 0.1,0.01,0.001")),
-    ("boundary_inclusive", "--boundary-inclusive/--boundary-exclusive",
-     dict(default=None, help="piecewise: switch at boundary+1, as Keras [exclusive]")),
-    ("factor", "--factor", dict(type=FiniteFloat(), help="plateau: lr multiplier per plateau [0.1]")),
-    ("patience", "--plateau-patience",
-     dict(type=int, help="plateau: bad epochs tolerated before a cut [10]")),
-    ("mode", "--plateau-mode", dict(type=click.Choice(["min", "max"]),
-                                    help="plateau: metric should go down or up [min]")),
-    ("threshold", "--threshold", dict(type=FiniteFloat(), help="plateau: least improvement [1e-4]")),
-    ("threshold_mode", "--threshold-mode", dict(type=click.Choice(["rel", "abs"]),
-                                                help="plateau [rel]")),
-    ("cooldown", "--cooldown", dict(type=int, help="plateau: epochs ignored after a cut [0]")),
-    ("min_lr", "--min-lr", dict(type=FiniteFloat(), help="plateau, cosine: lower bound [0]")),
-    ("warmup_steps", "--warmup-steps", dict(type=int, help="cosine: linear warm-up steps [0]")),
-    ("periodic", "--periodic/--clamped",
-     dict(default=None, help="cosine: past the end rise again (torch) or hold min_lr "
-                             "(Keras) [--clamped]")),
-)
-def _dest(decl):
-    return decl.split("/")[0].lstrip("-").replace("-", "_")
-# option destination (the keyword the command receives) -> library parameter, and back
-SCHEDULE_DEST = {_dest(decl): param for param, decl, _ in SCHEDULE_OPTIONS}
-_SCHEDULE_FLAG = {param: decl.split("/")[0] for param, decl, _ in SCHEDULE_OPTIONS}
-_SCHEDULE_FLAG["lr"] = "--lr"
-def schedule_options(f):
-    """Decorator: add every schedule parameter as an option, all defaulting to None.
+# ---- schedule options, generated from the schedule registry (minitrain.schedules.spec)
+# Every parameter of every schedule is an option named after it, except "lr" (the
+# command's --lr), library-only kinds, and what the run fills in itself (the warm-up, an
+# option of its own). A few spellings differ where a name would collide with a run
+# option or an older spelling is kept:
+_SCHEDULE_SPELLING = {
+    "patience": ("--plateau-patience",), "mode": ("--mode", "--plateau-mode"),
+    "steps": ("--decay-steps",), "threshold_mode": ("--threshold-mode",),
+    "three_phase": ("--three-phase/--two-phase",),
+    "boundary_inclusive": ("--boundary-inclusive/--boundary-exclusive",),
+    "periodic": ("--periodic/--clamped",), "eps": ("--plateau-eps",),
+}
+_KIND_TYPE = {"float": lambda p: FiniteFloat(), "int": lambda p: click.INT,
+              "floats": lambda p: _CommaList(float), "ints": lambda p: _CommaList(int),
+              "choice": lambda p: click.Choice(sorted(p)),
+              "schedules": lambda p: click.STRING}
+_SKIP_KINDS = ("schedule",)
 
-    The command receives them as keyword arguments named after the options
-    (``max_lr``, ``decay_steps``, ``plateau_patience``, ...); hand them to
-    :func:`build_schedule` (``pop_schedule_options(kwargs)`` separates them).
-    """
-    for param, decl, kw in reversed(SCHEDULE_OPTIONS):
-        kw = dict(kw)
-        kw.setdefault("default", None)
-        f = click.option(decl, _dest(decl), **kw)(f)
-    return f
-def pop_schedule_options(kwargs: dict) -> dict:
-    """Remove the :func:`schedule_options` keywords from ``kwargs`` and return them."""
-    return {dest: kwargs.pop(dest) for dest in SCHEDULE_DEST if dest in kwargs}
-def build_schedule(name, options, *, lr=None, total_steps=None):
-    """The schedule ``name`` built from command-line ``options``; usage errors otherwise.
 
-    ``options`` maps :func:`schedule_options` destinations to values (None = not given;
-    other keys are ignored). ``lr`` fills the schedule's ``lr`` (and onecycle's
-    ``max_lr`` when --max-lr is absent); ``total_steps`` is the default of
-    --total-steps. Raises ``click.UsageError`` for an option the schedule does not use
-    or a missing required one, ``click.BadParameter`` for an invalid value.
-    """
+def _schedule_table():
+    """{parameter: (declarations, click kwargs)} for every schedule parameter."""
     from minitrain import schedules
+    found = {}
+    for name in schedules.names():
+        for p in schedules.spec(name):
+            if p.name == "lr" or p.kind in _SKIP_KINDS or p.from_run in (
+                    "warmup_steps", "warmup_start"):
+                continue
+            entry = found.setdefault(p.name, {"kind": p.kind, "helps": {},
+                                              "users": [], "choices": set()})
+            entry["users"].append(name)
+            entry["helps"].setdefault(p.help, []).append(name)
+            entry["choices"].update(p.choices)
+    table = {}
+    for param, e in found.items():
+        decls = _SCHEDULE_SPELLING.get(param, ("--" + param.replace("_", "-"),))
+        kw = {"default": None, "help": "; ".join(f"{', '.join(users)}: {text}"
+                                                 for text, users in e["helps"].items())}
+        if e["kind"] == "bool":
+            if "/" not in decls[0]:
+                flag = decls[0]
+                decls = (f"{flag}/--no-{flag[2:]}",)
+        else:
+            kw["type"] = _KIND_TYPE[e["kind"]](e["choices"])
+        table[param] = (decls, kw)
+    return table
 
-    if name not in schedules.names():
-        raise click.BadParameter(f"unknown schedule {name!r}; valid: "
-                                 f"{', '.join(schedules.names())}", param_hint="schedule")
+
+SCHEDULE_OPTIONS = _schedule_table()
+#: option destination (keyword the command receives) -> schedule parameter
+SCHEDULE_DEST = {f"sched_{param}": param for param in SCHEDULE_OPTIONS}
+_SCHEDULE_FLAG = {param: decls[0].split("/")[0] for param, (decls, _) in
+                  SCHEDULE_OPTIONS.items()}
+_SCHEDULE_FLAG["lr"] = "--lr"
+
+
+def schedule_options(f):
+    """Decorator: every schedule parameter as an option, all defaulting to None, plus
+    the run's warm-up (--warmup-steps, --warmup-start).
+
+    The command receives them as keyword arguments ``sched_<parameter>``;
+    ``pop_schedule_options(kwargs)`` separates them for :func:`schedule_params`.
+    """
+    for param, (decls, kw) in reversed(SCHEDULE_OPTIONS.items()):
+        f = click.option(*decls, f"sched_{param}", **kw)(f)
+    f = click.option("--warmup-start", "warmup_start", type=FiniteFloat(min=0),
+                     default=None, help="lr at the first warm-up step [0].")(f)
+    f = click.option("--warmup-steps", "warmup_steps", type=click.IntRange(min=0),
+                     default=None, help="Linear warm-up steps in front of any schedule "
+                     "(cosine: its own, as Keras/optax) [0].")(f)
+    return f
+
+
+def pop_schedule_options(kwargs: dict) -> dict:
+    """Remove the schedule-parameter keywords from ``kwargs`` and return them."""
+    return {dest: kwargs.pop(dest) for dest in SCHEDULE_DEST if dest in kwargs}
+
+
+def schedule_params(name, given, ctx=None):
+    """Schedule options given on the command line -> {parameter: value} for ``name``.
+
+    ``given`` maps destinations to values (None = not given). Usage error for an option
+    the schedule does not take, or for options without a schedule.
+    """
+    given = {d: v for d, v in given.items() if v is not None}
+    if not given:
+        return {}
+    if name is None:
+        flags = ", ".join(_SCHEDULE_FLAG.get(SCHEDULE_DEST.get(d), "--" + d.replace("_", "-"))
+                          for d in given)
+        raise click.UsageError(f"{flags} need(s) --schedule", ctx)
+    given = {d: v for d, v in given.items() if d in SCHEDULE_DEST}
+    from minitrain import schedules
     accepted = schedules.parameters(name)
-    kw = {}
-    for dest, param in SCHEDULE_DEST.items():
-        value = options.get(dest)
-        if value is None:
-            continue
+    params = {}
+    for dest, value in given.items():
+        param = SCHEDULE_DEST[dest]
         if param not in accepted:
             valid = " ".join(_SCHEDULE_FLAG[p] for p in accepted if p in _SCHEDULE_FLAG)
             raise click.UsageError(f"{_SCHEDULE_FLAG[param]} is not an option of schedule "
-                                   f"{name!r} (its options: {valid})")
+                                   f"{name!r} (its options: {valid})", ctx)
         if param == "steps" and isinstance(value, float) and value.is_integer():
             value = int(value)                       # --decay-steps 100 -> steps=100
-        kw[param] = value
-    if "lr" in accepted and lr is not None:
-        kw["lr"] = lr
-    if "max_lr" in accepted and "max_lr" not in kw and lr is not None:
-        kw["max_lr"] = lr
-    if "total_steps" in accepted and "total_steps" not in kw and total_steps is not None:
-        kw["total_steps"] = total_steps
-    needed = [p for p, d in accepted.items() if d is schedules.REQUIRED and p not in kw]
-    if name == "plateau" and "lr" not in kw:
-        needed.append("lr")
-    if needed:
-        flags = ", ".join(_SCHEDULE_FLAG.get(p, p) for p in needed)
-        raise click.UsageError(f"schedule {name!r} needs {flags}")
+        try:
+            params[param] = schedules.convert(name, param, value)
+        except (TypeError, ValueError) as e:
+            raise click.BadParameter(str(e), ctx, param_hint=_SCHEDULE_FLAG[param]) from None
+    return params
+
+
+def build_schedule(name, options, *, lr=None, total_steps=None, warmup=(0, 0.0), ctx=None):
+    """The schedule ``name`` built from command-line ``options`` (destinations to
+    values) through the run builder; usage errors otherwise."""
+    from minitrain import schedules
+    from minitrain.experiments.runs import OptionError
+    from minitrain.experiments.runs import build_schedule as build
+    if name not in schedules.names():
+        raise click.BadParameter(f"unknown schedule {name!r}; valid: "
+                                 f"{', '.join(schedules.names())}", ctx, param_hint="schedule")
+    params = schedule_params(name, {k: v for k, v in options.items() if k in SCHEDULE_DEST},
+                             ctx)
+    if name == "plateau" and lr is None and "lr" not in params:
+        raise click.UsageError("schedule 'plateau' needs --lr", ctx)
     try:
-        return schedules.get(name, **kw)
-    except (TypeError, ValueError) as e:
+        return build(name, params, lr=lr, total_steps=total_steps, warmup=warmup)
+    except OptionError as e:
         message = str(e)
-        hint = next((_SCHEDULE_FLAG[p] for p in kw
+        missing = message.partition("missing required parameter(s) ")[2]
+        if missing:
+            flags = ", ".join(_SCHEDULE_FLAG.get(p.strip(), p) for p in missing.split(","))
+            raise click.UsageError(f"schedule {name!r} needs {flags}", ctx) from None
+        hint = next((_SCHEDULE_FLAG[p] for p in params
                      if message.startswith((f"{name}: {p} ", f"{name}: {p}["))), None)
-        raise click.BadParameter(message, param_hint=hint) from None
+        raise click.BadParameter(message, ctx, param_hint=hint) from None
 
 
 class RegistryChoice(click.Choice):
@@ -207,11 +228,13 @@ CONVENTIONS = RegistryChoice("minitrain.optim:CONVENTIONS")
 OPTIMIZER_FLAGS = ("momentum", "beta1", "beta2", "eps", "rho", "weight_decay", "amsgrad",
                    "centered", "momentum_decay", "initial_accumulator",
                    "decoupled_weight_decay")
-RUN_KEYS = ("dataset", "data", "target", "task", "n_samples", "noise", "n_features",
-            "n_classes", "hidden", "activation", "loss", "dtype", "optimizer", "lr", "schedule",
-            "epochs", "batch_size", "val_split", "test_split", "seed", "early_stopping",
-            "patience", "min_delta", "on_diverge", "convention",
-            *OPTIMIZER_FLAGS)
+
+
+def run_options(opts):
+    """The run options (names of the run builder's table) among a command's keywords."""
+    from minitrain.experiments.runs import RUN_OPTIONS
+    keys = [k for k in RUN_OPTIONS if k != "schedule_params"] + list(OPTIMIZER_FLAGS)
+    return {k: opts[k] for k in keys if k in opts}
 @contextlib.contextmanager
 def _interruptible(note):
     """Ctrl-C or SIGTERM: print ``note`` (where things stand) and exit 130, no traceback."""
@@ -309,24 +332,8 @@ def _load_config(ctx, param, value):
     return value
 def _schedule_param_to_option(name):
     return {param: dest for dest, param in SCHEDULE_DEST.items()}.get(name, name)
-def schedule_params(name, given, ctx):
-    """Schedule options given on the command line -> {library parameter: value}."""
-    if not given:
-        return {}
-    if name is None:
-        flags = ", ".join(_SCHEDULE_FLAG[SCHEDULE_DEST[d]] for d in given)
-        raise click.UsageError(f"{flags} need(s) --schedule", ctx)
-    from minitrain import schedules
-    accepted = schedules.parameters(name)
-    params = {}
-    for dest, value in given.items():
-        param = SCHEDULE_DEST[dest]
-        if param not in accepted:
-            valid = " ".join(_SCHEDULE_FLAG[p] for p in accepted if p in _SCHEDULE_FLAG)
-            raise click.UsageError(f"{_SCHEDULE_FLAG[param]} is not an option of schedule "
-                                   f"{name!r} (its options: {valid})", ctx)
-        params[param] = value
-    return params
+
+
 def _check_optimizer_flags(ctx, optimizer, given):
     from minitrain.experiments.runs import OptionError, check_hyperparameter_names
     try:

@@ -58,7 +58,8 @@ def _nice_stride(n, rows=10):
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also draw lr and momentum against step into this PNG (needs matplotlib).")
 @schedule_options
-def schedule_command(name, lr, n_steps, plot, **options):
+@click.pass_context
+def schedule_command(ctx, name, lr, n_steps, plot, warmup_steps, warmup_start, **options):
     """Preview schedule NAME: lr (and momentum) at a few steps, and a sparkline.
 
     \b
@@ -68,8 +69,9 @@ def schedule_command(name, lr, n_steps, plot, **options):
       minitrain schedule piecewise --boundaries 100,200 --values 0.1,0.01,0.001 --steps 300
       minitrain schedule cosine --lr 0.1 --warmup-steps 50 --steps 1000 --plot cosine.png
     """
-    n = n_steps or options.get("total_steps") or 100
-    sched = build_schedule(name, options, lr=lr, total_steps=n)
+    n = n_steps or options.get("sched_total_steps") or 100
+    sched = build_schedule(name, options, lr=lr, total_steps=n,
+                           warmup=(warmup_steps or 0, warmup_start or 0.0), ctx=ctx)
     stride = _nice_stride(n)
     steps = set(range(0, n, stride)) | {n - 1}
     steps |= {s for s in sched.key_steps(n) if 0 <= s < n}
@@ -141,7 +143,7 @@ def schedules_command():
         opts = []
         for p, default in schedules.parameters(name).items():
             if p not in _SCHEDULE_FLAG:
-                continue          # library-only (plateau's eps, base)
+                continue          # library-only (plateau's base) or the run's warm-up
             if default is schedules.REQUIRED or (name, p) == ("plateau", "lr"):
                 opts.append(f"{_SCHEDULE_FLAG[p]} (required)")
             elif isinstance(default, bool):
@@ -149,7 +151,8 @@ def schedules_command():
             else:
                 opts.append(f"{_SCHEDULE_FLAG[p]} {default}")
         click.echo(" " * (width + 2) + "  ".join(opts))
-    click.echo("\nonecycle: --max-lr defaults to --lr and --total-steps to the run's steps.")
+    click.echo("\nIn a run, --lr fills lr/max_lr and the run's length fills --total-steps; "
+               "--warmup-steps N puts a linear warm-up in front of any schedule.")
     click.echo("plateau: cuts lr by --factor when the validation loss stalls (once per epoch).")
 @cli.command("optimizers")
 def optimizers_command():

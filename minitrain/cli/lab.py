@@ -9,8 +9,8 @@ from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CO
 
 
 @cli.command("gradcheck")
-@click.option("--dataset", "-d", default="iris", show_default=True, metavar="NAME",
-              help="Built-in dataset to draw the batch from.")
+@click.option("--dataset", "-d", type=RegistryChoice("minitrain.data:names"), default="iris",
+              show_default=True, help="Built-in dataset to draw the batch from.")
 @click.option("--hidden", callback=_hidden, default="8,8", show_default=True,
               help="Hidden layer sizes, comma-separated.")
 @click.option("--activation", type=ACTIVATIONS, default="tanh",
@@ -24,13 +24,16 @@ from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CO
 @click.option("--tol", type=FiniteFloat(min=0, min_open=True), default=1e-6,
               show_default=True, help="Largest relative error that passes.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed):
+@click.pass_context
+def gradcheck_command(ctx, dataset, hidden, activation, loss, samples, eps, tol, seed):
     """Check backprop against central finite differences, layer by layer.
 
     For every parameter the numerical derivative (L(p+eps) - L(p-eps)) / (2 eps) is
     computed in float64 and compared with the gradient backprop wrote into the flat
     grads array. The relative error of a block is max |backprop - numeric| divided by
     the largest gradient in that block. Exit code 1 when any block exceeds --tol.
+    The model and the data come from the run builder, as for `minitrain fit`. To
+    follow one backward pass number by number, see `minitrain explain-backprop`.
 
     \b
     Example:
@@ -38,33 +41,18 @@ def gradcheck_command(dataset, hidden, activation, loss, samples, eps, tol, seed
     """
     import numpy as np
 
-    import minitrain as mt
-    from minitrain import data
+    from minitrain.experiments.runs import build_run, resolve
     from minitrain.lab import format_table, gradcheck
-    try:
-        ds = data.load(dataset, seed=seed)
-    except data.DataError as e:
-        raise click.BadParameter(str(e), param_hint="--dataset") from None
-    loss = loss or ("softmax_crossentropy" if ds.task == "classification" else "mse")
-    if loss != "mse" and ds.task == "regression":
-        raise click.UsageError(f"--loss {loss} needs class labels; {dataset} is regression")
-    if loss == "binary_crossentropy" and ds.n_classes != 2:
-        raise click.UsageError(f"--loss binary_crossentropy needs 2 classes; {dataset} has "
-                               f"{ds.n_classes}")
-    if loss == "mse" and ds.task == "classification":
-        raise click.UsageError(f"--loss mse needs a regression target; {dataset} has classes")
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(ds), size=min(samples, len(ds)), replace=False)
-    X = data.Scaler.fit(ds.X).transform(ds.X)[idx]
-    y = ds.y[idx]
-    if loss == "mse":
-        y = data.TargetScaler.fit(ds.y).transform(y)
-    n_out = {"softmax_crossentropy": ds.n_classes, "binary_crossentropy": 1, "mse": 1}[loss]
-    model = mt.MLP([ds.n_features, *hidden, n_out], activation=activation, loss=loss,
-                   dtype="float64", seed=seed)
-    rows = gradcheck(model, X, y, eps=eps)
+    with cli_errors(ctx):
+        run = build_run(resolve({"dataset": dataset, "hidden": hidden,
+                                 "activation": activation, "loss": loss,
+                                 "dtype": "float64", "seed": seed}))
+        X, y = run.data.arrays("train")
+        idx = np.random.default_rng(seed).choice(len(X), size=min(samples, len(X)),
+                                                 replace=False)
+        rows = gradcheck(run.model, X[idx], y[idx], eps=eps)
     worst = max(r.rel_error for r in rows)
-    click.echo(f"{model} on {len(idx)} samples of {dataset}, eps={eps:g}\n")
+    click.echo(f"{run.model} on {len(idx)} samples of {dataset}, eps={eps:g}\n")
     click.echo(format_table(rows, tol))
     verdict = "PASS" if worst <= tol else "FAIL"
     click.echo(f"\n{verdict}: largest relative error {worst:.2e} (tolerance {tol:g})")

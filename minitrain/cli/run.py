@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, RUN_KEYS, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, run_options, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
 
 
 def _summary_table(summary, metric):
@@ -119,7 +119,7 @@ def fit_command(ctx, **opts):
         out = resume
     else:
         with cli_errors(ctx):
-            cfg = {k: opts[k] for k in RUN_KEYS}
+            cfg = run_options(opts)
             cfg["schedule_params"] = schedule_params(opts["schedule"], schedule_given, ctx)
             cfg = runs.resolve(cfg)
         out = out or runs.default_run_dir(cfg)

@@ -78,6 +78,8 @@ RUN_OPTIONS = {
     "lr": (None, "float", (0.0, None, True)),
     "schedule": (None, "choice", "minitrain.schedules:names"),
     "schedule_params": ({}, "table", None),
+    "warmup_steps": (0, "int", (0, 10**9)),
+    "warmup_start": (0.0, "float", (0.0, None, False)),
     "epochs": (40, "int", (1, 10**7)),
     "batch_size": (32, "int", (1, 10**8)),
     "val_split": (0.2, "float", (0.0, 1.0, False)),
@@ -232,7 +234,8 @@ def check(cfg):
         cfg["lr"] = _default_lr(cfg["optimizer"])
     hp = optimizer_hyperparameters(cfg)
     check_combination(cfg["optimizer"], cfg["convention"], hp, cfg["schedule"],
-                      cfg["schedule_params"], epochs=cfg["epochs"])
+                      cfg["schedule_params"], warmup=(cfg["warmup_steps"],
+                                                      cfg["warmup_start"]))
     return cfg
 
 
@@ -262,7 +265,7 @@ def optimizer_hyperparameters(cfg):
 
 
 def check_combination(optimizer, convention, hyperparameters, schedule=None,
-                      schedule_params=None, *, epochs=None):
+                      schedule_params=None, *, warmup=(0, 0.0)):
     """Check that an optimizer, its hyperparameters and a schedule fit together.
 
     Used by :func:`check` and by everything that builds optimizers and schedules
@@ -279,14 +282,15 @@ def check_combination(optimizer, convention, hyperparameters, schedule=None,
     except (TypeError, ValueError) as e:
         raise OptionError(str(e)) from None
     if schedule is None:
-        if schedule_params:
-            raise OptionError(f"schedule parameter(s) {', '.join(sorted(schedule_params))} "
-                              "need a schedule")
+        if schedule_params or warmup[0]:
+            given = sorted(schedule_params or ()) + (["warmup_steps"] if warmup[0] else [])
+            raise OptionError(f"schedule parameter(s) {', '.join(given)} need a schedule")
         return
     # a provisional length: the real one (epochs x steps per epoch) is known with the data
     sched = build_schedule(schedule, schedule_params, lr=hyperparameters["lr"],
-                           total_steps=None if epochs is None else 10**9)
-    if sched.momentum(0) is not None and _momentum_attr(optimizer, opt) is None:
+                           total_steps=10**9, warmup=warmup)
+    from minitrain import schedules
+    if schedules.cycles_momentum(sched) and _momentum_attr(optimizer, opt) is None:
         raise OptionError(f"schedule {schedule} cycles momentum, but optimizer {optimizer} "
                           "has no momentum; turn cycling off (--no-cycle-momentum, "
                           "cycle_momentum = false) or choose an optimizer with momentum")
@@ -309,22 +313,13 @@ def _momentum_attr(name, opt):
     return getattr(type(opt), "momentum_attr", None)
 
 
-def build_schedule(name, params, *, lr, total_steps=None):
-    """The schedule ``name`` with ``params``; its lr (or max_lr/base_lr) and total_steps
-    filled from the run where not given. The one place that fills them."""
+def build_schedule(name, params, *, lr, total_steps=None, warmup=(0, 0.0)):
+    """The schedule of a run (:func:`minitrain.schedules.build`: lr, max_lr, total_steps
+    filled from the run where not given, the run's warm-up in front); OptionError."""
     from minitrain import schedules
-    params = dict(params or {})
-    if hasattr(schedules, "fill_from_run"):
-        params = schedules.fill_from_run(name, params, lr=lr, total_steps=total_steps)
-    else:                                                     # pragma: no cover
-        names = schedules.parameters(name)
-        for key in ("lr", "max_lr"):
-            if key in names and key not in params:
-                params[key] = lr
-        if "total_steps" in names and "total_steps" not in params and total_steps:
-            params["total_steps"] = max(2, total_steps)
     try:
-        return schedules.get(name, **params)
+        return schedules.build(name, params, lr=lr, total_steps=total_steps,
+                               warmup_steps=warmup[0], warmup_start=warmup[1])
     except (TypeError, ValueError) as e:
         raise OptionError(str(e)) from None
 
@@ -497,7 +492,8 @@ def build_run(cfg, data=None):
     schedule = None
     if cfg["schedule"]:
         schedule = build_schedule(cfg["schedule"], cfg["schedule_params"], lr=cfg["lr"],
-                                  total_steps=max(2, cfg["epochs"] * steps_per_epoch))
+                                  total_steps=cfg["epochs"] * steps_per_epoch,
+                                  warmup=(cfg["warmup_steps"], cfg["warmup_start"]))
     early = EarlyStopping(cfg["patience"], cfg["min_delta"]) if cfg["early_stopping"] \
         else None
     return Run(cfg, data, model, optimizer, schedule, early, steps_per_epoch)
