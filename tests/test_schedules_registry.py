@@ -341,6 +341,8 @@ ERRORS = [
      r"cosine_restarts: min_lr must be in \[0.0, 0.1\], got 0.2"),
     ("cosine", dict(lr=0.1, total_steps=10, warmup_start=-1), ValueError,
      r"cosine: warmup_start must be >= 0.0"),
+    ("piecewise", dict(boundaries=[1], values=[1, math.inf]), ValueError,
+     r"piecewise: values\[1\] must be finite, got inf"),
     ("sequential", dict(schedules=[], boundaries=[]), ValueError,
      r"sequential: schedules must not be empty"),
     ("sequential", dict(schedules="cosine", boundaries=[]), TypeError,
@@ -423,3 +425,26 @@ def test_convert():
     assert schedules.convert("onecycle", "three_phase", "False") is False
     with pytest.raises(TypeError, match="cosine: unknown parameter 'nope'; valid: lr,"):
         schedules.convert("cosine", "nope", "1")
+
+
+def test_sequential_from_a_toml_list_of_tables():
+    import tomllib
+    cfg = tomllib.loads('''
+        schedule = "sequential"
+        [schedule_params]
+        boundaries = [100]
+        [[schedule_params.schedules]]
+        name = "linear"
+        start_factor = 0.01
+        [[schedule_params.schedules]]
+        name = "cosine"
+        min_lr = 1e-5
+    ''')
+    s = build(cfg["schedule"], cfg["schedule_params"], lr=0.1, total_steps=1000)
+    text = build(*schedules.parse_spec("sequential:schedules=[linear:start_factor=0.01;"
+                                       "cosine:min_lr=1e-5],boundaries=[100]"),
+                 lr=0.1, total_steps=1000)
+    assert repr(s) == repr(text) == (
+        "sequential(schedules=[linear(lr=0.1, start_factor=0.01, end_factor=1.0, "
+        "total_steps=100), cosine(lr=0.1, total_steps=900, min_lr=1e-05, warmup_steps=0)], "
+        "boundaries=[100])")
