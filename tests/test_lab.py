@@ -24,8 +24,12 @@ def run(*args):
 
 # ---------------------------------------------------------------- functions
 def test_paths_accepts_exactly_the_registry_functions():
-    help_text = run("paths", "--help").output.replace("\n", " ")
+    help_text = " ".join(run("paths", "--help").output.split())
     assert all(name in help_text for name in lab.names())
+    for name in lab.names():                 # the help's function list is the registry's
+        fn = lab.function(name)
+        assert f"{name} {fn.description}; start ({fn.start[0]:g}, {fn.start[1]:g})" \
+            in help_text
     assert run("paths", "-f", "no_such_function").exit_code == 2
 
 

@@ -1,4 +1,4 @@
-"""Teaching commands: gradcheck, paths, explain."""
+"""Teaching commands: gradcheck, paths, explain, explain-backprop (the lab, minitrain/lab/)."""
 from __future__ import annotations
 
 
@@ -9,8 +9,8 @@ from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CO
 
 
 @cli.command("gradcheck")
-@click.option("--dataset", "-d", type=RegistryChoice("minitrain.data:names"), default="iris",
-              show_default=True, help="Built-in dataset to draw the batch from.")
+@click.option("--dataset", "-d", default="iris", show_default=True, metavar="NAME",
+              help="Built-in dataset to draw the batch from (see `minitrain datasets`).")
 @click.option("--hidden", callback=_hidden, default="8,8", show_default=True,
               help="Hidden layer sizes, comma-separated.")
 @click.option("--activation", type=ACTIVATIONS, default="tanh",
@@ -73,7 +73,22 @@ def _point(ctx, param, value):
     if len(xy) != 2 or not all(abs(v) < float("inf") for v in xy):
         raise click.BadParameter(f"must be two numbers X,Y like -4,1.5, got {value!r}")
     return xy
-@cli.command("paths")
+class _PathsCommand(click.Command):
+    """``paths --help`` ends with the test functions, read from the lab's registry."""
+
+    def format_epilog(self, ctx, formatter):
+        from minitrain import lab
+        with formatter.section("Functions (--function)"):
+            rows = []
+            for name in lab.names():
+                fn = lab.function(name)
+                rows.append((name, f"{fn.description}; start ({fn.start[0]:g}, "
+                                   f"{fn.start[1]:g}), {fn.steps} steps"))
+            formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command("paths", cls=_PathsCommand)
 @click.option("--function", "-f", "function_name", type=FUNCTIONS,
               default="bowl", show_default=True, help="The 2-D test function.")
 @click.option("--optimizers", "-o", callback=_optimizer_list, default=None,
@@ -81,8 +96,7 @@ def _point(ctx, param, value):
               "NAME@keras or NAME@torch.")
 @_convention_option
 @click.option("--steps", type=click.IntRange(min=1),
-              help="Updates per optimizer.  [default: 200; rosenbrock 1000, beale 500, "
-                   "rastrigin 300]")
+              help="Updates per optimizer.  [default: the function's, listed below]")
 @click.option("--lr", callback=_lr_map, metavar="NAME=VALUE,...",
               help="Learning rates, e.g. adam=0.1,sgd=0.01; a bare 0.05 sets all the others. "
                    "[default: per function and optimizer, shown in the table]")
@@ -108,14 +122,11 @@ def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, 
     The paths come from the same optimizer objects and Numba kernels that train the
     networks, stepping a 2-element parameter array with the function's analytic gradient.
 
-    \b
-    Functions (minima; default start):
-      bowl        (x^2 + condition*y^2)/2, elongated (0, 0); (-4, 1.5)
-      rosenbrock  (1-x)^2 + 100 (y-x^2)^2, a curved valley  (1, 1); (-1.5, 2)
-      beale       plateaus and ridges                      (3, 0.5); (1, 1.5)
-      himmelblau  four minima                              (3, 2) and 3 more; (0, 0)
-      saddle      x^2/2 + y^4/4 - y^2/2, saddle at (0, 0)   (0, +-1); (-2, 0.001)
-      rastrigin   a local minimum at every integer point   (0, 0); (-2.2, 3.3)
+    What to look for on the default bowl: SGD creeps along the valley; momentum
+    overshoots the minimum; Nesterov brakes earlier and arrives sooner; AdaGrad's
+    steps shrink until it stalls; RMSProp and Adam move every coordinate by about
+    the lr at first (diagonally, not down the gradient), then RMSProp settles onto
+    the valley floor while Adam swings across it with shrinking swings.
 
     \b
     Examples:
