@@ -51,8 +51,7 @@ def gradcheck(model, X, y, eps=1e-6):
     if not eps > 0:
         raise ValueError(f"gradcheck: eps must be > 0, got {eps!r}")
     from minitrain.nn import MLP
-    ref = MLP(model.layer_sizes, activation=model.activation, loss=model.loss,
-              dtype="float64", seed=model.seed)
+    ref = MLP(**{**model.config(), "dtype": "float64"})     # the same network, in float64
     ref.params[:] = model.params
     ref.loss_and_grad(X, y)
     analytic = ref.grads.copy()
@@ -67,7 +66,8 @@ def gradcheck(model, X, y, eps=1e-6):
         theta[i] = keep
         numeric[i] = (up - down) / (2 * eps)
     rows = []
-    for number, (lo_w, lo_b, hi) in enumerate(_blocks(ref.layer_sizes), start=1):
+    for number, (lo_w, lo_b, hi) in enumerate(_blocks(model.config()["layer_sizes"]),
+                                              start=1):
         for block, lo, hi in (("W", lo_w, lo_b), ("b", lo_b, hi)):
             a, n = analytic[lo:hi], numeric[lo:hi]
             scale = max(np.abs(a).max(), np.abs(n).max())
