@@ -177,10 +177,24 @@ def test_printed_gradients_are_the_mlps_own(sizes, activation, loss, samples, se
     y = arrays["y"] if loss == "mse" else arrays["y"][:, 0]
     loss_value = model.loss_and_grad(arrays["X"], y)
     assert result.model_loss == pytest.approx(loss_value, rel=1e-14)
+    assert result.agrees and "and the same dW, db" in result.text()
     np.testing.assert_allclose(result.grads, model.grads, rtol=1e-12, atol=1e-15)
     printed = np.concatenate([np.concatenate([arrays[f"dW{l}"].ravel(), arrays[f"db{l}"]])
                               for l in range(1, L + 1)])
     assert close(printed, model.grads, result.digits)
+
+
+def test_a_wrong_gradient_is_reported_not_hidden(monkeypatch):
+    real = mt.MLP.loss_and_grad
+
+    def off(self, X, y):                      # the compiled backprop, 1 % off
+        value = real(self, X, y)
+        self.grads *= 1.01
+        return value
+
+    monkeypatch.setattr(mt.MLP, "loss_and_grad", off)
+    result = lab.explain_backprop()
+    assert not result.agrees and "and DIFFERENT dW, db" in result.text()
 
 
 def test_every_line_fits_80_columns():

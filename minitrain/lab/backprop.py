@@ -160,6 +160,12 @@ class BackpropExplanation:
     def __str__(self):
         return self.text()
 
+    @property
+    def agrees(self):
+        """True when the MLP's own gradients equal these to float64 rounding."""
+        scale = max(1.0, float(np.abs(self.grads).max()))
+        return self.model_difference <= 1e-12 * scale
+
     def text(self, digits=None):
         """The walk-through with ``digits`` significant digits per computed number."""
         digits = self.digits if digits is None else digits
@@ -214,8 +220,9 @@ class BackpropExplanation:
             for name in (f"delta{l}", f"dW{l}", f"db{l}") + ((f"dA{l - 1}",) if l > 1 else ()):
                 show(name)
         out += ["", "Check 1: MLP.loss_and_grad, the compiled backprop that trains networks,",
-                f"  gives loss {num(self.model_loss)} and the same dW, db (largest "
-                f"difference {self.model_difference:.1e}).",
+                f"  gives loss {num(self.model_loss)} and "
+                + ("the same" if self.agrees else "DIFFERENT")
+                + f" dW, db (largest difference {self.model_difference:.1e}).",
                 "Check 2: central finite differences, (loss(w + eps) - loss(w - eps)) / "
                 "(2 eps),", f"  eps = {self.eps:g}, for the largest entry of each dW and db:",
                 f"  {'entry':<10}{'backprop':>{width + 2}}{'finite diff':>{width + 2}}"
