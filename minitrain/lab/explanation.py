@@ -40,7 +40,8 @@ def _bias_terms(opt):
             rows = [("mu", "beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))", mu),
                     ("mu_next", "beta1 * (1 - 0.5 * 0.96**((t + 1) * momentum_decay))",
                      mu_next)]
-        kept = opt._dtype.name if keras else np.dtype(opt.mu_product_dtype).name
+        # explain steps float64 arrays: Keras keeps mu_product in the parameters' dtype
+        kept = "float64" if keras else np.dtype(opt.mu_product_dtype).name
         return rows + [
                 ("mu_product", f"mu_product * mu  (kept in {kept})", prod),
                 ("bc2", "1 - beta2**t", bc2),
