@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from minitrain import checkpoint as ckpt
-from minitrain._validation import check_choice, check_int, check_number, check_range
+from minitrain._validation import check_choice, check_int, check_range
 
 HISTORY_COLUMNS = ("epoch", "step", "lr", "momentum", "train_loss", "val_loss",
                    "val_metric", "seconds")
@@ -166,47 +166,78 @@ def _as_arrays(model, data, name):
 
 
 class _Progress:
-    """A one-line progress bar on a terminal; one line per epoch otherwise."""
+    """Keras-like progress on stderr: a bar with steps/s and time left on a terminal
+    (redrawn at most 10 times a second), one line per epoch, all within 80 columns."""
 
-    def __init__(self, enabled, epochs, n_batches, stream=None):
+    def __init__(self, enabled, epochs, n_batches, first_epoch=0, stream=None):
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.epochs, self.n_batches = epochs, n_batches
+        self.steps_left = (epochs - first_epoch) * n_batches
+        self.started = time.perf_counter()
+        self.steps_done = 0
         self.last = 0.0
 
-    def batch(self, epoch, b, loss, lr):
+    def batch(self, epoch, b, loss):
+        self.steps_done += 1
         if not self.tty:
             return
         now = time.perf_counter()
         if now - self.last < 0.1 and b < self.n_batches:
             return
         self.last = now
-        width = 24
+        rate = self.steps_done / max(now - self.started, 1e-9)
+        left = max(self.steps_left - self.steps_done, 0) / rate
+        width = 20
         done = int(width * b / self.n_batches)
-        bar = "#" * done + "." * (width - done)
-        self.stream.write(f"\repoch {epoch + 1}/{self.epochs} [{bar}] {b}/{self.n_batches} "
-                          f"loss {loss:.4f} lr {lr:.3g}  ")
+        bar = "=" * done + ">" * (done < width) + "." * (width - done - 1)
+        text = (f"{epoch + 1}/{self.epochs} [{bar[:width]}] loss {loss:.4f} "
+                f"{rate:,.0f} steps/s ETA {_clock(left)}")
+        self.stream.write("\r" + text[:79].ljust(79))
         self.stream.flush()
 
-    def epoch_end(self, row, metric_name):
+    def epoch_end(self, row, metric_name, train_metric=None):
         if not self.enabled:
             return
-        text = (f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  "
-                f"train_loss {row['train_loss']:.4f}")
+        short = {"accuracy": "acc", "r2": "r2"}.get(metric_name, metric_name)
+        parts = [f"epoch {row['epoch']}/{self.epochs}", f"loss {row['train_loss']:.4g}"]
+        if train_metric is not None:
+            parts.append(f"{short} {train_metric:.3f}")
         if row["val_loss"] is not None:
-            text += f"  val_loss {row['val_loss']:.4f}  val_{metric_name} {row['val_metric']:.4f}"
-        text += f"  lr {row['lr']:.3g}  {row['seconds']:.2f}s"
-        self.stream.write(("\r" if self.tty else "") + text + (" " * 8 if self.tty else "") + "\n")
+            parts += [f"val_loss {row['val_loss']:.4g}", f"val_{short} {row['val_metric']:.3f}"]
+        text = " ".join(parts)
+        tail = f" lr {row['lr']:.2g} {row['seconds']:.1f}s"
+        if len(text + tail) <= 79:             # within 80 columns, or lr and time go
+            text += tail
+        self.stream.write(("\r" if self.tty else "") + text[:79].ljust(79 if self.tty else 0)
+                          + "\n")
         self.stream.flush()
+
+    def note(self, text):
+        if self.enabled:
+            self.stream.write(("\r" if self.tty else "") + text + "\n")
+            self.stream.flush()
+
+
+def _clock(seconds):
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class _StopRequest:
-    """Turns SIGINT/SIGTERM into a flag checked between steps (main thread only)."""
+    """Turns SIGINT/SIGTERM into a flag checked between steps (main thread only).
+
+    A second signal stops at once (KeyboardInterrupt), except while a checkpoint is
+    being written (``saving``): that write finishes first, so the state on disk is the
+    one the message names.
+    """
 
     def __init__(self):
         self.signum = None
         self.saved = {}
+        self.saving = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -215,7 +246,7 @@ class _StopRequest:
         return self
 
     def _handler(self, signum, frame):
-        if self.signum is not None:           # a second Ctrl-C: stop right now
+        if self.signum is not None and not self.saving:    # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self.signum = signum
 
@@ -233,7 +264,7 @@ def _momentum_of(optimizer):
 
 def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=None, seed=0,
         early_stopping=None, checkpoint=None, resume=None, callbacks=(), progress=True,
-        extra=None, on_diverge="stop", log=None):
+        extra=None, on_diverge="stop", log=None, start_epoch=0, start_step=None):
     """Train ``model`` with ``optimizer`` for ``epochs`` epochs (in total, when resuming).
 
     Parameters
@@ -271,8 +302,13 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
         learning rate from then on (the history's lr column shows it) and carries on;
         after 3 rollbacks the next divergence raises.
     log : callable, optional
-        Receives one-line notices (rollbacks); default: print to stderr when
-        ``progress`` is on.
+        Receives one-line notices (rollbacks, early stopping); default: print to
+        stderr when ``progress`` is on.
+    start_epoch, start_step : int, default 0 and ``start_epoch * batches per epoch``
+        Where a fresh run starts counting: epoch ``start_epoch`` shuffles with
+        ``default_rng([seed, start_epoch])`` and the schedule is asked for
+        ``lr(start_step)`` first. ``partial_fit``-style callers continue a model this
+        way without a checkpoint; ``resume`` takes both from the checkpoint.
 
     Returns
     -------
@@ -286,147 +322,211 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
     Interrupted
         On SIGINT/SIGTERM, after saving the checkpoint.
     """
-    epochs = check_int("epochs", epochs, 1, owner="fit")
-    check_choice("on_diverge", on_diverge, ("stop", "rollback"), owner="fit")
-    if log is None:
-        log = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
-    batch_size = check_int("batch_size", batch_size, 1, owner="fit")
-    seed = check_int("seed", seed, 0, owner="fit")
-    X, Y = _as_arrays(model, train, "train")
-    val = _as_arrays(model, val, "val")
-    n = X.shape[0]
-    n_batches = -(-n // batch_size)
-    metric_name = "accuracy" if model.is_classifier else "r2"
-    history = History(metric_name=metric_name)
-    run = {"epoch": 0, "batch": 0, "step": 0, "loss_sum": 0.0, "loss_count": 0,
-           "lr_scale": 1.0, "rollbacks": 0}
+    trainer = Trainer(model, optimizer, train, val, epochs=epochs, batch_size=batch_size,
+                      schedule=schedule, seed=seed, early_stopping=early_stopping,
+                      checkpoint=checkpoint, callbacks=callbacks, progress=progress,
+                      extra=extra, on_diverge=on_diverge, log=log,
+                      start_epoch=start_epoch, start_step=start_step)
     if resume is not None:
-        state = ckpt.load(resume)
-        _restore(state, model, optimizer, schedule, early_stopping, n, batch_size, seed, resume)
-        run = {"lr_scale": 1.0, "rollbacks": 0, **state["trainer"]["run"]}
-        history = History(state["history"], metric_name)
+        trainer.restore(resume)
+    return trainer.run()
 
-    def save(path):
-        ckpt.save(path, {
-            "model": {"config": model.config(), "params": model.params},
-            "optimizer": {"class": type(optimizer).__name__, "state": optimizer.state_dict()},
-            "schedule": schedule.state_dict() if schedule is not None else None,
-            "early_stopping": early_stopping.state_dict() if early_stopping else None,
-            "trainer": {"run": run, "n_train": n, "batch_size": batch_size, "seed": seed,
-                        "epochs": epochs},
-            "history": history.rows,
-            "extra": extra,
-        })
 
-    _warm_up(model, optimizer, X, Y)
-    bar = _Progress(progress, epochs, n_batches)
-    params, grads = model.params, model.grads
+class Trainer:
+    """The loop of :func:`fit`, in the parts a reader follows: :meth:`run` (epochs and
+    the divergence guard), :meth:`epoch` (the minibatches), :meth:`step` (one update),
+    :meth:`end_epoch` (evaluation, history, plateau, early stopping, callbacks,
+    checkpoint), :meth:`save` / :meth:`restore` (checkpoints)."""
 
-    def _epoch():
-        """One epoch (or the rest of one); returns True when training should stop."""
-        epoch = run["epoch"]
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        started = time.perf_counter()
-        lr = optimizer.lr
-        for b in range(run["batch"], n_batches):
-            step = run["step"]
-            if schedule is not None:
-                lr = optimizer.lr = schedule.lr(step) * run["lr_scale"]
-                m = schedule.momentum(step)
-                if m is not None:
-                    optimizer.set_momentum(m)
-            idx = perm[b * batch_size:(b + 1) * batch_size]
-            loss = model._loss_and_grad(X, Y, idx)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(epoch + 1, step + 1, loss, lr)
-            optimizer.step(params, grads)
-            run["step"] = step + 1
-            run["batch"] = b + 1
-            run["loss_sum"] += loss * idx.shape[0]
-            run["loss_count"] += idx.shape[0]
-            if request.signum is not None:
-                break
-            if bar.tty:
-                bar.batch(epoch, b + 1, run["loss_sum"] / run["loss_count"], lr)
-        if request.signum is not None and run["batch"] < n_batches:
-            if checkpoint is not None:
-                save(checkpoint)
-            raise Interrupted(epoch + 1, run["step"], checkpoint)
-        if not np.isfinite(params).all():
-            raise TrainingDiverged(epoch + 1, run["step"], float("nan"), lr)
-        train_loss = run["loss_sum"] / run["loss_count"]
-        val_loss = val_metric = None
-        if val is not None:
-            val_loss, val_metric = evaluate(model, *val)
-        monitored = val_loss if val_loss is not None else train_loss
-        if schedule is not None and hasattr(schedule, "observe"):
-            schedule.observe(monitored)
-        row = {"epoch": epoch + 1, "step": run["step"], "lr": float(lr),
-               "momentum": _momentum_of(optimizer), "train_loss": train_loss,
-               "val_loss": val_loss, "val_metric": val_metric,
-               "seconds": time.perf_counter() - started}
-        history.rows.append(row)
-        run.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
-        bar.epoch_end(row, metric_name)
+    MAX_ROLLBACKS = 3
+
+    def __init__(self, model, optimizer, train, val=None, *, epochs, batch_size=32,
+                 schedule=None, seed=0, early_stopping=None, checkpoint=None, callbacks=(),
+                 progress=True, extra=None, on_diverge="stop", log=None, start_epoch=0,
+                 start_step=None):
+        self.epochs = check_int("epochs", epochs, 1, owner="fit")
+        self.batch_size = check_int("batch_size", batch_size, 1, owner="fit")
+        self.seed = check_int("seed", seed, 0, owner="fit")
+        self.rollback = check_choice("on_diverge", on_diverge, ("stop", "rollback"),
+                                     owner="fit") == "rollback"
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.early_stopping, self.checkpoint = early_stopping, checkpoint
+        self.callbacks, self.extra = list(callbacks), extra
+        self.X, self.Y = _as_arrays(model, train, "train")
+        self.val = _as_arrays(model, val, "val")
+        self.n = self.X.shape[0]
+        self.n_batches = -(-self.n // self.batch_size)
+        self.metric_name = "accuracy" if model.is_classifier else "r2"
+        self.history = History(metric_name=self.metric_name)
+        start_epoch = check_int("start_epoch", start_epoch, 0, owner="fit")
+        start_step = (start_epoch * self.n_batches if start_step is None
+                      else check_int("start_step", start_step, 0, owner="fit"))
+        # where the run stands; saved in every checkpoint
+        self.state = {"epoch": start_epoch, "batch": 0, "step": start_step,
+                      "loss_sum": 0.0, "loss_count": 0, "lr_scale": 1.0, "rollbacks": 0}
+        self.progress_enabled = progress
+        if log is None:
+            log = (lambda text: print(text, file=sys.stderr)) if progress else (lambda t: None)
+        self.log = log
+        self.request = None
+
+    # ---- the loop ------------------------------------------------------------------
+    def run(self):
+        """Train up to ``epochs`` epochs; the History (all epochs, resumed ones too)."""
+        st = self.state
+        self.bar = _Progress(self.progress_enabled, self.epochs, self.n_batches, st["epoch"])
+        _warm_up(self.model, self.optimizer, self.X, self.Y)
+        self.base_lr = self.optimizer.lr / st["lr_scale"]   # no schedule: lr = base * scale
+        good = self.snapshot() if self.rollback else None
         stop = False
-        if early_stopping is not None and early_stopping.update(monitored, epoch + 1, params):
-            stop = True
-        for cb in callbacks:
+        with _StopRequest() as self.request:
+            while st["epoch"] < self.epochs and not stop:
+                try:
+                    stop = self.epoch()
+                except TrainingDiverged as diverged:
+                    if not self.rollback or st["rollbacks"] >= self.MAX_ROLLBACKS:
+                        raise
+                    self.roll_back(good, diverged)
+                    continue
+                if self.rollback:
+                    good = self.snapshot()
+        es = self.early_stopping
+        if stop and es is not None and es.best_epoch is not None:
+            self.bar.note(f"early stopping: no improvement for {es.wait} epochs; best epoch "
+                          f"{es.best_epoch} (monitored loss {es.best:.4f})"
+                          + (", its weights restored" if es.restore_best else ""))
+        if es is not None and es.restore_best and es.best_params is not None:
+            self.model.params[:] = es.best_params
+        return self.history
+
+    def epoch(self):
+        """One epoch (or the rest of one after a resume); True when training should stop."""
+        st = self.state
+        perm = np.random.default_rng([self.seed, st["epoch"]]).permutation(self.n)
+        started = time.perf_counter()
+        lr = self.optimizer.lr
+        for b in range(st["batch"], self.n_batches):
+            lr = self.step(perm[b * self.batch_size:(b + 1) * self.batch_size])
+            st["batch"] = b + 1
+            if self.request.signum is not None:
+                break
+            self.bar.batch(st["epoch"], b + 1, st["loss_sum"] / st["loss_count"])
+        if self.request.signum is not None and st["batch"] < self.n_batches:
+            self.save()
+            raise Interrupted(st["epoch"] + 1, st["step"], self.checkpoint)
+        if not np.isfinite(self.model.params).all():
+            raise TrainingDiverged(st["epoch"] + 1, st["step"], float("nan"), lr)
+        return self.end_epoch(lr, time.perf_counter() - started)
+
+    def step(self, idx):
+        """One update on the minibatch ``idx``: the schedule's lr and momentum, the loss
+        and its gradient, the optimizer step. Returns the lr used."""
+        st, opt, schedule = self.state, self.optimizer, self.schedule
+        lr = opt.lr
+        if schedule is not None:
+            lr = opt.lr = schedule.lr(st["step"]) * st["lr_scale"]
+            m = schedule.momentum(st["step"])
+            if m is not None:
+                opt.set_momentum(m)
+        loss = self.model._loss_and_grad(self.X, self.Y, idx)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(st["epoch"] + 1, st["step"] + 1, loss, lr)
+        opt.step(self.model.params, self.model.grads)
+        st["step"] += 1
+        st["loss_sum"] += loss * idx.shape[0]
+        st["loss_count"] += idx.shape[0]
+        return lr
+
+    def end_epoch(self, lr, seconds):
+        """Evaluate, record the history row, let plateau/early stopping/callbacks see
+        it, write the checkpoint. True when training should stop."""
+        st = self.state
+        train_loss = st["loss_sum"] / st["loss_count"]
+        val_loss = val_metric = None
+        if self.val is not None:
+            val_loss, val_metric = evaluate(self.model, *self.val)
+        monitored = val_loss if val_loss is not None else train_loss
+        if self.schedule is not None and hasattr(self.schedule, "observe"):
+            self.schedule.observe(monitored)
+        row = {"epoch": st["epoch"] + 1, "step": st["step"], "lr": float(lr),
+               "momentum": _momentum_of(self.optimizer), "train_loss": train_loss,
+               "val_loss": val_loss, "val_metric": val_metric, "seconds": seconds}
+        self.history.rows.append(row)
+        st.update(epoch=st["epoch"] + 1, batch=0, loss_sum=0.0, loss_count=0)
+        train_metric = (evaluate(self.model, self.X, self.Y)[1]
+                        if self.bar.enabled else None)
+        self.bar.epoch_end(row, self.metric_name, train_metric)
+        es = self.early_stopping
+        stop = es is not None and es.update(monitored, st["epoch"], self.model.params)
+        for cb in self.callbacks:
             stop = bool(cb(row)) or stop
-        if checkpoint is not None:
-            save(checkpoint)
-        if request.signum is not None:
-            raise Interrupted(epoch + 1, run["step"], checkpoint)
+        self.save()
+        if self.request.signum is not None:
+            raise Interrupted(st["epoch"], st["step"], self.checkpoint)
         return stop
 
-    request = _StopRequest()
-    base_lr = optimizer.lr / run["lr_scale"]      # without a schedule, lr = base_lr * scale
-    stop = False
-    rollback = on_diverge == "rollback"
-    good = _snapshot(model, optimizer, schedule, early_stopping, run, history) if rollback \
-        else None
-    with request:
-        while run["epoch"] < epochs and not stop:
-            try:
-                stop = _epoch()
-            except TrainingDiverged as diverged:
-                if not rollback or run["rollbacks"] >= 3:
-                    raise
-                _rollback(good, model, optimizer, schedule, early_stopping, run, history)
-                run["rollbacks"] += 1
-                run["lr_scale"] *= 0.5
-                if schedule is None:
-                    optimizer.lr = base_lr * run["lr_scale"]
-                log(f"{diverged}; rolled back to epoch {run['epoch']} with the lr halved "
-                    f"(scale {run['lr_scale']:g}, rollback {run['rollbacks']} of 3)")
-                continue
-            if rollback:
-                good = _snapshot(model, optimizer, schedule, early_stopping, run, history)
-    if early_stopping is not None and early_stopping.restore_best \
-            and early_stopping.best_params is not None:
-        params[:] = early_stopping.best_params
-    return history
+    # ---- the divergence guard ------------------------------------------------------
+    def snapshot(self):
+        """Everything a rollback restores: the state after the last completed epoch."""
+        es, sched = self.early_stopping, self.schedule
+        return {"params": self.model.params.copy(), "optimizer": self.optimizer.state_dict(),
+                "schedule": sched.state_dict() if sched is not None else None,
+                "early_stopping": dict(es.state_dict()) if es else None,
+                "state": dict(self.state), "rows": len(self.history.rows)}
 
+    def roll_back(self, good, diverged):
+        """Back to ``good`` with the lr halved from then on."""
+        st = self.state
+        self.model.params[:] = good["params"]
+        self.optimizer.load_state_dict(good["optimizer"])
+        if self.schedule is not None:
+            self.schedule.load_state_dict(good["schedule"])
+        if self.early_stopping is not None:
+            self.early_stopping.load_state_dict(good["early_stopping"])
+        keep = {"lr_scale": st["lr_scale"] * 0.5, "rollbacks": st["rollbacks"] + 1}
+        st.clear()
+        st.update(good["state"], **keep)
+        del self.history.rows[good["rows"]:]
+        if self.schedule is None:
+            self.optimizer.lr = self.base_lr * st["lr_scale"]
+        self.log(f"{diverged}; rolled back to epoch {st['epoch']} with the lr halved "
+                 f"(scale {st['lr_scale']:g}, rollback {st['rollbacks']} of "
+                 f"{self.MAX_ROLLBACKS})")
 
-def _snapshot(model, optimizer, schedule, early_stopping, run, history):
-    """Everything a rollback restores: the state after the last completed epoch."""
-    return {"params": model.params.copy(), "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict() if schedule is not None else None,
-            "early_stopping": dict(early_stopping.state_dict()) if early_stopping else None,
-            "run": dict(run), "rows": len(history.rows)}
+    # ---- checkpoints ---------------------------------------------------------------
+    def save(self):
+        """Write the checkpoint (when a path was given); a second Ctrl-C waits for it."""
+        if self.checkpoint is None:
+            return
+        es, sched, model = self.early_stopping, self.schedule, self.model
+        state = {
+            "model": {"config": model.config(), "params": model.params},
+            "optimizer": {"class": type(self.optimizer).__name__,
+                          "state": self.optimizer.state_dict()},
+            "schedule": sched.state_dict() if sched is not None else None,
+            "early_stopping": es.state_dict() if es else None,
+            "trainer": {"run": self.state, "n_train": self.n, "batch_size": self.batch_size,
+                        "seed": self.seed, "epochs": self.epochs},
+            "history": self.history.rows,
+            "extra": self.extra,
+        }
+        request = self.request
+        if request is not None:
+            request.saving = True
+        try:
+            ckpt.save(self.checkpoint, state)
+        finally:
+            if request is not None:
+                request.saving = False
 
-
-def _rollback(good, model, optimizer, schedule, early_stopping, run, history):
-    model.params[:] = good["params"]
-    optimizer.load_state_dict(good["optimizer"])
-    if schedule is not None:
-        schedule.load_state_dict(good["schedule"])
-    if early_stopping is not None:
-        early_stopping.load_state_dict(good["early_stopping"])
-    keep = {k: run[k] for k in ("lr_scale", "rollbacks")}
-    run.clear()
-    run.update(good["run"], **keep)
-    del history.rows[good["rows"]:]
+    def restore(self, path):
+        """Continue from the checkpoint at ``path``, refusing one of another run."""
+        state = ckpt.load(path)
+        try:
+            _restore(state, self, path)
+        except (KeyError, TypeError, IndexError, AttributeError) as e:
+            raise ckpt.CheckpointError(f"{path}: incomplete or malformed checkpoint "
+                                       f"({type(e).__name__}: {e})") from None
 
 
 def _warm_up(model, optimizer, X, Y):
@@ -436,27 +536,69 @@ def _warm_up(model, optimizer, X, Y):
     spare.step(np.zeros(1, model.dtype), np.zeros(1, model.dtype))
 
 
-def _restore(state, model, optimizer, schedule, early_stopping, n, batch_size, seed, path):
-    """Load a checkpoint into the live objects, refusing anything that differs."""
+def _restore(state, trainer, path):
+    """Load a checkpoint into the trainer's live objects, checking every field first."""
+    model, optimizer, schedule = trainer.model, trainer.optimizer, trainer.schedule
+    early_stopping = trainer.early_stopping
     config = state["model"]["config"]
     mine = model.config()
     for key in ("layer_sizes", "activation", "loss", "dtype"):
         if config.get(key) != mine[key]:
             raise ckpt.CheckpointError(f"{path}: model {key} differs: checkpoint has "
                                        f"{config.get(key)!r}, this run has {mine[key]!r}")
-    trainer = state["trainer"]
-    for key, value in (("n_train", n), ("batch_size", batch_size), ("seed", seed)):
-        if trainer[key] != value:
+    saved = state["trainer"]
+    for key, value in (("n_train", trainer.n), ("batch_size", trainer.batch_size),
+                       ("seed", trainer.seed)):
+        if saved[key] != value:
             raise ckpt.CheckpointError(f"{path}: {key} differs: checkpoint has "
-                                       f"{trainer[key]!r}, this run has {value!r}")
+                                       f"{saved[key]!r}, this run has {value!r}")
     saved_class = state["optimizer"]["class"]
     if saved_class != type(optimizer).__name__:
         raise ckpt.CheckpointError(f"{path}: optimizer differs: checkpoint has {saved_class}, "
                                    f"this run has {type(optimizer).__name__}")
-    model.params[:] = state["model"]["params"]
-    optimizer.load_state_dict(state["optimizer"]["state"])
-    if schedule is not None and state["schedule"] is not None:
-        schedule.load_state_dict(state["schedule"])
-    if early_stopping is not None and state["early_stopping"] is not None:
-        early_stopping.load_state_dict(state["early_stopping"])
-    check_number("epoch", trainer["run"]["epoch"])
+    params = state["model"]["params"]
+    if not isinstance(params, np.ndarray) or params.shape != model.params.shape \
+            or params.dtype != model.params.dtype or not np.isfinite(params).all():
+        raise ckpt.CheckpointError(f"{path}: field model.params must be "
+                                   f"{model.params.size} finite {model.params.dtype} values")
+    run = _checked_run(saved["run"], trainer, path)
+    rows = state["history"]
+    if not isinstance(rows, list) or len(rows) != run["epoch"] or not all(
+            isinstance(r, dict) and set(HISTORY_COLUMNS) <= set(r) for r in rows):
+        raise ckpt.CheckpointError(f"{path}: field history must hold one row per finished "
+                                   f"epoch ({run['epoch']})")
+    model.params[:] = params
+    try:
+        optimizer.load_state_dict(state["optimizer"]["state"])
+        if schedule is not None and state["schedule"] is not None:
+            schedule.load_state_dict(state["schedule"])
+        if early_stopping is not None and state["early_stopping"] is not None:
+            early_stopping.load_state_dict(state["early_stopping"])
+    except (ValueError, TypeError, KeyError) as e:
+        raise ckpt.CheckpointError(f"{path}: optimizer/schedule state invalid ({e})") from None
+    trainer.state = {"lr_scale": 1.0, "rollbacks": 0, **run}
+    trainer.history = History(rows, trainer.metric_name)
+
+
+def _checked_run(run, trainer, path):
+    """The trainer counters of a checkpoint, each checked (type, range)."""
+    def bad(field, why):
+        return ckpt.CheckpointError(f"{path}: field trainer.run.{field} {why}")
+    if not isinstance(run, dict):
+        raise bad("", "is missing")
+    out = {}
+    for key in ("epoch", "batch", "step", "loss_count", "rollbacks"):
+        v = run.get(key, 0 if key == "rollbacks" else None)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise bad(key, f"must be an integer >= 0, got {v!r:.40}")
+        out[key] = v
+    for key in ("loss_sum", "lr_scale"):
+        v = run.get(key, 1.0 if key == "lr_scale" else None)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise bad(key, f"must be a finite number, got {v!r:.40}")
+        out[key] = float(v)
+    if out["batch"] > trainer.n_batches:
+        raise bad("batch", f"must be <= {trainer.n_batches}, got {out['batch']}")
+    if out["lr_scale"] <= 0:
+        raise bad("lr_scale", f"must be > 0, got {out['lr_scale']}")
+    return out

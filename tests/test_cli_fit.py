@@ -58,7 +58,11 @@ def test_summary_table_and_progress(tmp_path, cache):
     result = invoke("fit", "-d", "moons", "--n-samples", 200, "-e", 2, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     assert "epoch 2/2" in result.output and "params sha256" in result.output
-    assert "val_accuracy" in result.output and "test" in result.output
+    assert "val_acc" in result.output and "test" in result.output
+    # the header: rows per split, features, classes, parameters, optimizer, schedule
+    assert "moons: 120 train / 40 val / 40 test rows, 2 features, 2 classes" in result.output
+    assert "params), nadam lr 0.001\nconstant lr, 2 epochs x 4 steps" in result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()[:5])
 
 
 def test_resume_continues_to_the_same_result(tmp_path, cache):

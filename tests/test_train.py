@@ -175,7 +175,29 @@ def test_progress_lines_when_not_a_terminal(blobs, capsys):
     model, opt = new("sgd")
     mt.fit(model, opt, train, val, epochs=2, progress=True)
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and err[1].startswith("epoch 2/2") and "val_accuracy" in err[1]
+    assert len(err) == 2 and err[1].startswith("epoch 2/2")
+    assert " acc " in err[1] and "val_acc" in err[1]            # train and val accuracy
+    assert all(len(line) <= 80 for line in err)
+
+
+def test_progress_says_when_early_stopping_ends_the_run(blobs, capsys):
+    train, val = blobs
+    model, opt = new("sgd")
+    es = mt.EarlyStopping(patience=1, min_delta=10.0)            # no epoch can improve enough
+    history = mt.fit(model, opt, train, val, epochs=50, progress=True, early_stopping=es)
+    err = capsys.readouterr().err
+    assert len(history) == 2 and "early stopping" in err and "best epoch 1" in err
+
+
+def test_start_epoch_equals_the_tail_of_a_longer_run(blobs):
+    train, val = blobs
+    full, opt = new("adam")
+    mt.fit(full, opt, train, val, epochs=4, progress=False)
+    part, opt2 = new("adam")
+    mt.fit(part, opt2, train, val, epochs=2, progress=False)
+    tail = mt.fit(part, opt2, train, val, epochs=4, start_epoch=2, progress=False)
+    assert [r["epoch"] for r in tail.rows] == [3, 4] and tail.rows[0]["step"] > 0
+    assert np.array_equal(full.params, part.params)              # bit-identical
 
 
 def test_bad_arguments(blobs):

@@ -456,6 +456,23 @@ class Run:
                 "classes": d.dataset.classes, "feature_names": d.dataset.feature_names,
                 "task": d.dataset.task, "fingerprint": self.fingerprint()}
 
+    def header(self):
+        """Two lines (within 80 columns) saying what is about to train."""
+        d, cfg, model = self.data, self.cfg, self.model
+        ds = d.dataset
+        rows = f"{len(d.train)} train / {len(d.val or ())} val / {len(d.test or ())} test"
+        what = (f"{ds.n_classes} classes" if ds.task == "classification" else "regression")
+        arch = "-".join(map(str, model.layer_sizes))
+        sched = cfg["schedule"] or "constant lr"
+        if cfg["warmup_steps"]:
+            sched += f" after {cfg['warmup_steps']} warm-up steps"
+        conv = "" if cfg["convention"] == "torch" else f"@{cfg['convention']}"
+        return (f"{ds.name}: {rows} rows, {ds.n_features} features, {what}\n"
+                f"MLP {arch} {cfg['activation']} ({model.params.size:,} params), "
+                f"{cfg['optimizer']}{conv} lr {cfg['lr']:g}\n"
+                f"{sched}, {cfg['epochs']} epochs x {self.steps_per_epoch} steps of "
+                f"batch {cfg['batch_size']}")
+
     def fingerprint(self):
         """SHA-256 of the training data and of the config (less what resume may change)."""
         config = {k: v for k, v in self.cfg.items() if k not in RESUMABLE}
@@ -608,6 +625,9 @@ def _fit_locked(cfg, out, *, resume, force, progress):
     if resume:
         check_resume(ckpt.load(model_path), run, model_path)
     aside = None if resume else _set_aside(out)
+    if progress:
+        import sys
+        print(run.header(), file=sys.stderr)
     started = time.perf_counter()
     history = None
 
