@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (FiniteFloat, RegistryChoice, ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map, _need_matplotlib, _optimizer_list, build_schedule, cli_errors, optimizer_options, schedule_options, schedule_params)
+from minitrain.cli._options import (
+    ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, FiniteFloat, RegistryChoice,
+    _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map,
+    _need_matplotlib, _optimizer_list, build_schedule, cli_errors, optimizer_options,
+    schedule_options, schedule_params)
 
 
 @cli.command("gradcheck")

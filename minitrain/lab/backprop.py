@@ -296,17 +296,26 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
     except ValueError as e:
         raise ValueError(f"{owner}: {str(e).removeprefix('MLP: ')}") from None
     model.params[:] = np.round(model.params, 2) + 0.0        # + 0.0: no "-0" printed
-    blocks = _blocks(sizes)
     rng = np.random.default_rng([seed, 2024])
     X = rng.uniform(-1, 1, (n, sizes[0])).round(1) + 0.0
     X[X == 0] = 0.5                               # a zero input would hide its dW row
     k = sizes[-1]
     y = (rng.uniform(-1, 1, (n, k)).round(1) if loss == "mse" else
          rng.integers(0, 2 if loss == "binary_crossentropy" else k, n))
+    blocks = _blocks(sizes)
+    W = [model.params[w0:b0].reshape(sizes[l], sizes[l + 1]).copy()
+         for l, (w0, b0, _) in enumerate(blocks)]
+    b = [model.params[b0:end].copy() for _, b0, end in blocks]
+    arrays, formulas, value = _walk(X, y, W, b, activation, loss)
+    grads = np.concatenate([np.concatenate([arrays[f"dW{l}"].ravel(), arrays[f"db{l}"]])
+                            for l in range(1, len(W) + 1)])
+    model_loss, difference, checks = _check(model, X, y, grads, blocks, eps)
+    return BackpropExplanation(sizes, activation, loss, arrays, formulas, value, grads,
+                               model_loss, difference, checks, eps, digits)
 
-    p = model.params
-    W = [p[w0:b0].reshape(sizes[l], sizes[l + 1]).copy() for l, (w0, b0, _) in enumerate(blocks)]
-    b = [p[b0:end].copy() for _, b0, end in blocks]
+
+def _walk(X, y, W, b, activation, loss):
+    """The forward and the backward pass in NumPy: ({name: array}, {name: formula}, loss)."""
     L = len(W)
     f = ACTIVATIONS[activation]
     arrays = {"X": X, "y": y if y.ndim == 2 else y[:, None]}
@@ -314,25 +323,21 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
     for l in range(1, L + 1):
         arrays[f"W{l}"], arrays[f"b{l}"] = W[l - 1], b[l - 1]
 
-    # forward
-    A = {0: X}
-    Z = {}
+    # forward: Z_l = A_{l-1} W_l + b_l, A_l = f(Z_l) (the output layer is linear)
+    A, Z = {0: X}, {}
     for l in range(1, L + 1):
-        Z[l] = A[l - 1] @ W[l - 1] + b[l - 1]
-        arrays[f"Z{l}"] = Z[l]
+        Z[l] = arrays[f"Z{l}"] = A[l - 1] @ W[l - 1] + b[l - 1]
         formulas[f"Z{l}"] = f"{'X' if l == 1 else f'A{l - 1}'} W{l} + b{l}"
         if l < L:
-            A[l] = f.f(Z[l])
-            arrays[f"A{l}"] = A[l]
+            A[l] = arrays[f"A{l}"] = f.f(Z[l])
             formulas[f"A{l}"] = f.formula.format(Z=f"Z{l}", A=f"A{l}")
     rule = LOSSES[loss]
-    target = y if loss != "binary_crossentropy" else y[:, None].astype(float)
+    target = y[:, None].astype(float) if loss == "binary_crossentropy" else y
     value, delta, P = rule.compute(Z[L], target)
     if P is not None:
         arrays["P"], formulas["P"] = P, rule.output.format(Z=f"Z{L}")
 
-    # backward
-    grads = np.empty_like(p)
+    # backward: delta_l, then dW_l, db_l and the delta handed down, dA_{l-1}
     for l in range(L, 0, -1):
         if l < L:
             arrays[f"f'(Z{l})"] = f.df(Z[l])
@@ -341,22 +346,25 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
             formulas[f"delta{l}"] = f"dloss/dZ{l} = dA{l} * f'(Z{l})"
         else:
             formulas[f"delta{l}"] = f"dloss/dZ{l} = {rule.delta.format(Z=f'Z{l}')}"
-        prev = "X" if l == 1 else f"A{l - 1}"
         arrays[f"delta{l}"] = delta
-        arrays[f"dW{l}"], formulas[f"dW{l}"] = A[l - 1].T @ delta, f"{prev}^T delta{l}"
-        arrays[f"db{l}"], formulas[f"db{l}"] = delta.sum(axis=0), \
-            f"delta{l} summed over samples"
+        arrays[f"dW{l}"] = A[l - 1].T @ delta
+        formulas[f"dW{l}"] = f"{'X' if l == 1 else f'A{l - 1}'}^T delta{l}"
+        arrays[f"db{l}"] = delta.sum(axis=0)
+        formulas[f"db{l}"] = f"delta{l} summed over samples"
         if l > 1:
             arrays[f"dA{l - 1}"] = delta @ W[l - 1].T
             formulas[f"dA{l - 1}"] = f"dloss/dA{l - 1} = delta{l} W{l}^T"
-        w0, b0, end = blocks[l - 1]
-        grads[w0:b0], grads[b0:end] = arrays[f"dW{l}"].ravel(), arrays[f"db{l}"]
+    return arrays, formulas, value
 
-    # check 1: the compiled backprop; check 2: central differences
+
+def _check(model, X, y, grads, blocks, eps):
+    """Check 1: the MLP's compiled backprop; check 2: central differences of the loss at
+    the largest-gradient entry of every W and b. Leaves ``model.params`` as it found it."""
     model_loss = float(model.loss_and_grad(X, y))
     difference = float(np.abs(grads - model.grads).max())
-    checks = []
+    p, checks = model.params, []
     for l, (w0, b0, end) in enumerate(blocks, start=1):
+        n_out = end - b0
         for name, lo, hi in ((f"W{l}", w0, b0), (f"b{l}", b0, end)):
             i = lo + int(np.argmax(np.abs(grads[lo:hi])))
             keep = p[i]
@@ -365,8 +373,7 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
             p[i] = keep - eps
             down = model.loss_and_grad(X, y)
             p[i] = keep
-            where = (f"[{(i - lo) // sizes[l]},{(i - lo) % sizes[l]}]" if name[0] == "W"
+            where = (f"[{(i - lo) // n_out},{(i - lo) % n_out}]" if name[0] == "W"
                      else f"[{i - lo}]")
             checks.append((name + where, float(grads[i]), float((up - down) / (2 * eps))))
-    return BackpropExplanation(sizes, activation, loss, arrays, formulas, value, grads,
-                               model_loss, difference, checks, eps, digits)
+    return model_loss, difference, checks
