@@ -121,7 +121,7 @@ CASES = [
     ("schedule", ["onecycle", "--lr", "0.1", "--steps", "100", "--factor", "0.5"], 2,
      "--factor is not an option of schedule 'onecycle'"),
     ("gradcheck", ["--dataset", "nope"], 2, "unknown dataset 'nope'"),
-    ("gradcheck", ["--dataset", "iris", "--loss", "mse"], 2, "--loss mse needs a regression"),
+    ("gradcheck", ["--dataset", "iris", "--loss", "mse"], 2, "loss mse needs a regression"),
     ("paths", ["-f", "nope"], 2, "'nope' is not one of"),
     ("paths", ["--start", "1,2,3"], 2, "--start"),
     ("paths", ["--lr", "adam=x"], 2, "--lr"),

@@ -402,7 +402,8 @@ def _lr_map(ctx, param, value):
         except ValueError:
             raise click.BadParameter(f"expected NAME=VALUE,... {example}, got {value!r}")
         if not lr > 0 or lr == float("inf"):
-            raise click.BadParameter(f"learning rates must be > 0, got {item.strip()!r}")
+            raise click.BadParameter(f"learning rates must be finite numbers > 0, got "
+                                     f"{item.strip()!r}")
         if name in lrs:
             raise click.BadParameter(f"{'a bare VALUE' if name == '*' else name} given twice "
                                      f"in {value!r}")

@@ -56,6 +56,7 @@ class OptionError(RunError):
 #: and largest number of parameters a model may have: refused before allocating.
 MAX_DATA_VALUES = 2 * 10**8
 MAX_PARAMS = 5 * 10**7
+MAX_WORK_BYTES = 4 * 2**30
 
 # name: (default, kind, constraint). kinds: "str" (None allowed), "int" (lo, hi),
 # "float" (lo, hi, lo_open) finite, "bool", "choice" (a tuple, or "module:attr" read
@@ -499,6 +500,12 @@ def build_run(cfg, data=None):
     if n_params > MAX_PARAMS:
         raise OptionError(f"hidden {cfg['hidden']} gives {n_params:.3g} parameters on "
                           f"{ds.n_features} features; the limit is {MAX_PARAMS:.0e}")
+    batch = min(cfg["batch_size"], len(data.train))
+    work = 4 * batch * sum(sizes) * (4 if cfg["dtype"] == "float32" else 8)
+    if work > MAX_WORK_BYTES:
+        raise OptionError(f"batch_size {cfg['batch_size']} with layers {sizes} needs about "
+                          f"{work / 2**30:.1f} GiB of activations; the limit is "
+                          f"{MAX_WORK_BYTES / 2**30:.0f} GiB (use a smaller batch)")
     model = mt.MLP(sizes, activation=cfg["activation"], loss=loss, dtype=cfg["dtype"],
                    seed=cfg["seed"])
     optimizer = mt.optim.get(cfg["optimizer"], convention=cfg["convention"],
@@ -621,9 +628,16 @@ def _fit_locked(cfg, out, *, resume, force, progress):
     from minitrain import checkpoint as ckpt
     from minitrain.train import History, params_sha256
     model_path = out / "model.npz"
+    if resume:                                  # the config first: it says where the data is
+        state = ckpt.load(model_path)
+        check_resume_config(state, cfg, model_path)
     run = build_run(cfg)
     if resume:
-        check_resume(ckpt.load(model_path), run, model_path)
+        check_resume(state, run, model_path)
+        done = state.get("trainer", {}).get("run", {}).get("epoch")
+        if isinstance(done, int) and done >= cfg["epochs"]:
+            raise RunError(f"{out} has already trained {done} epochs; nothing to do for "
+                           f"--epochs {cfg['epochs']} (give more epochs to continue it)")
     aside = None if resume else _set_aside(out)
     if progress:
         import sys
@@ -631,7 +645,7 @@ def _fit_locked(cfg, out, *, resume, force, progress):
     started = time.perf_counter()
     history = None
 
-    config_written = False
+    config_written = resume                     # a resume rewrites it at the end
 
     def first_checkpoint(row):
         nonlocal aside, config_written
@@ -706,19 +720,25 @@ def _drop_aside(aside):
     aside.rmdir()
 
 
-def check_resume(state, run, path):
-    """Refuse to resume a checkpoint that is not this run: name what differs."""
+def check_resume_config(state, cfg, path):
+    """Refuse to resume with a config other than the checkpoint's: name what differs."""
     extra = state.get("extra") if isinstance(state, dict) else None
     if not isinstance(extra, dict) or not isinstance(extra.get("config"), dict):
         raise RunError(f"{path}: checkpoint has no run config; cannot check it is this run")
     saved = extra["config"]
-    changed = [k for k in sorted(set(saved) | set(run.cfg))
-               if k not in RESUMABLE and saved.get(k) != run.cfg.get(k)]
+    changed = [k for k in sorted(set(saved) | set(cfg))
+               if k not in RESUMABLE and saved.get(k) != cfg.get(k)]
     if changed:
         k = changed[0]
         raise RunError(f"{path}: the run's {k} changed since the checkpoint "
-                       f"({saved.get(k)!r} -> {run.cfg.get(k)!r}); resume continues the "
+                       f"({saved.get(k)!r} -> {cfg.get(k)!r}); resume continues the "
                        "same run only (start a new one with another --out)")
+
+
+def check_resume(state, run, path):
+    """Refuse to resume a checkpoint that is not this run: its config, then its data."""
+    check_resume_config(state, run.cfg, path)
+    extra = state["extra"]
     fingerprint = extra.get("fingerprint")
     if not isinstance(fingerprint, dict) or "data" not in fingerprint:
         raise RunError(f"{path}: checkpoint has no data fingerprint; cannot check it is "

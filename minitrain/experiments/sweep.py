@@ -342,13 +342,33 @@ def execute(configs, *, jobs=1, address=None, threads=1, timeout=30):
                                 return_as="generator_unordered")(tasks)
         return
     client = _dask_client(address, timeout)
+    tasks = (delayed(_on_a_worker)(cfg, threads) for cfg in configs)
     try:
         with parallel_config(backend="dask", client=client,
                              wait_for_workers_timeout=timeout):
             yield from Parallel(n_jobs=jobs or -1, batch_size=1,
                                 return_as="generator_unordered")(tasks)
+    except _NoWorkers:
+        raise SweepError(f"the Dask cluster at {address} has no workers left, so the "
+                         "remaining runs were not done (finished ones are kept; run the "
+                         "sweep again to continue)") from None
     finally:
         client.close()
+
+
+class _NoWorkers(RuntimeError):
+    """A run was about to execute in the client process instead of on a worker."""
+
+
+def _on_a_worker(cfg, threads):
+    """:func:`run_config` on a Dask worker; refuses to run anywhere else (joblib falls
+    back to the client process when every worker has died)."""
+    from distributed import get_worker
+    try:
+        get_worker()
+    except ValueError:
+        raise _NoWorkers() from None
+    return run_config(cfg, threads)
 
 
 # ------------------------------------------------------------------ the sweep
