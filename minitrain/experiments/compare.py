@@ -145,7 +145,8 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     if configs[0]["val_split"] <= 0:
         raise CompareError("compare: val_split must be > 0 (the table ranks by validation "
                            f"loss), got {configs[0]['val_split']}")
-    runs.load_data(configs[0])       # a missing file or unknown dataset: fail before training
+    # a missing file, an unknown dataset, a loss that does not fit: fail before training
+    runs.check_with_data(configs[0], runs.load_data(configs[0]))
     created = out is not None and not Path(out).exists()
     if out is not None:
         files.claim_folder(out, "comparison", COMPARE_FILES, force=force)

@@ -482,16 +482,9 @@ class Run:
                 "config": hashlib.sha256(text.encode()).hexdigest()}
 
 
-def build_run(cfg, data=None):
-    """Load the data (unless given) and build the model, optimizer and schedule.
-
-    ``cfg`` is a resolved config (:func:`resolve`). Checks what needs the data: the loss
-    against the task and the model's size. Raises :class:`OptionError`, or the data
-    layer's ``DataError``.
-    """
-    import minitrain as mt
-    from minitrain.train import EarlyStopping
-    data = data or load_data(cfg)
+def check_with_data(cfg, data):
+    """The checks that need the data: the loss against the task, the model's size and the
+    memory of one batch. Returns (layer sizes, loss); OptionError otherwise."""
     ds = data.dataset
     loss = cfg["loss"] or default_loss(ds.task)
     n_out = _output_units(loss, ds.task, ds.n_classes)
@@ -506,6 +499,20 @@ def build_run(cfg, data=None):
         raise OptionError(f"batch_size {cfg['batch_size']} with layers {sizes} needs about "
                           f"{work / 2**30:.1f} GiB of activations; the limit is "
                           f"{MAX_WORK_BYTES / 2**30:.0f} GiB (use a smaller batch)")
+    return sizes, loss
+
+
+def build_run(cfg, data=None):
+    """Load the data (unless given) and build the model, optimizer and schedule.
+
+    ``cfg`` is a resolved config (:func:`resolve`). Checks what needs the data: the loss
+    against the task and the model's size. Raises :class:`OptionError`, or the data
+    layer's ``DataError``.
+    """
+    import minitrain as mt
+    from minitrain.train import EarlyStopping
+    data = data or load_data(cfg)
+    sizes, loss = check_with_data(cfg, data)
     model = mt.MLP(sizes, activation=cfg["activation"], loss=loss, dtype=cfg["dtype"],
                    seed=cfg["seed"])
     optimizer = mt.optim.get(cfg["optimizer"], convention=cfg["convention"],
