@@ -175,7 +175,7 @@ def test_cli_prints_the_ranked_table_and_writes_the_files(tmp_path):
     (("-o", "adam", "--lr", "sgd=0.1"), "sgd is not among --optimizers adam"),
     (("-o", "adam,adam@jax"), "unknown convention 'jax' in 'adam@jax'"),
     (("-o", "adam@"), "unknown convention '' in 'adam@'"),
-    (("-o", "adam,adam@torch"), "names an optimizer twice"),
+    (("-o", "adam,adam@torch"), "names a run twice"),
     (("-o", "adam@keras", "--convention", "keras", "--lr", "adam@keras=0.1"),
      "adam@keras is not among --optimizers adam"),
     (("--convention", "jax"), "'jax' is not one of"),
@@ -266,3 +266,37 @@ def test_cli_compare_conventions(tmp_path):
         pytest.approx(want, rel=1e-12)
     help_text = invoke("compare", "--help").output
     assert "--convention" in help_text and "adam@keras" in help_text
+
+
+# ----------------------------------------------------------------------- schedules side by side
+def test_schedules_side_by_side_in_one_comparison(minitrain_cache):
+    result = mt.compare("iris", ["sgd/onecycle", "sgd/constant",
+                                 "sgd/cosine:min_lr=0.001,warmup_steps=2"], **SMALL)
+    labels = {row["optimizer"] for row in result.summary}
+    assert labels == {"sgd/onecycle", "sgd/constant", "sgd/cosine:min_lr=0.001,warmup_steps=2"}
+    by_label = dict(zip(result.run_labels, result.results))
+    steps_per_epoch = by_label["sgd/constant"]["history"][0]["step"]
+    total = 3 * steps_per_epoch
+    lr = mt.optim.default_lr("sgd") if hasattr(mt.optim, "default_lr") else 0.1
+    one = mt.schedules.get("onecycle", max_lr=lr, total_steps=total)
+    cos = mt.schedules.get("cosine", lr=lr, total_steps=total, min_lr=0.001, warmup_steps=2)
+    for label, sched in (("sgd/onecycle", one), ("sgd/cosine:min_lr=0.001,warmup_steps=2", cos)):
+        # the history's lr is the lr of each epoch's last step, straight from the schedule
+        got = [row["lr"] for row in by_label[label]["history"]]
+        want = [sched.lr(row["step"] - 1) for row in by_label[label]["history"]]
+        assert got == pytest.approx(want, rel=1e-12)
+    assert {row["lr"] for row in by_label["sgd/constant"]["history"]} == {lr}
+    assert result.table().splitlines()[-1].startswith("verdict: ")
+
+
+def test_compare_cli_schedule_specs_and_verdict(tmp_path, minitrain_cache):
+    result = invoke("compare", "-d", "iris", "-o", "nesterov/onecycle,nesterov",
+                    "--lr", "nesterov/onecycle=0.1", "--epochs", 3, "--hidden", 8, "--quiet",
+                    "--out", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    assert "nesterov/onecycle" in result.output and "verdict: " in result.output
+    with open(tmp_path / "c" / "summary.csv") as f:
+        rows = {r["optimizer"]: r for r in csv.DictReader(f)}
+    assert float(rows["nesterov/onecycle"]["lr"]) == 0.1
+    bad = invoke("compare", "-d", "iris", "-o", "nesterov/nope", "--out", tmp_path / "d")
+    assert bad.exit_code == 2 and "nope" in bad.output

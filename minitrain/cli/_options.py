@@ -348,15 +348,23 @@ def _run_errors():
     from minitrain.experiments.runs import RunError
     return RunError, DataError, CheckpointError, OSError
 def _optimizer_list(ctx, param, value):
-    """``adam,adam@keras`` -> the specs; a name's convention is resolved by
-    :func:`_entries` once ``--convention`` is known; None when not given."""
+    """``adam,adam@keras,sgd/cosine:min_lr=0,warmup_steps=5`` -> the specs (a piece
+    that is a schedule's ``key=value`` belongs to the spec before it); a name's
+    convention is resolved by :func:`_entries` once ``--convention`` is known; None when
+    not given."""
     if value is None:
         return None
-    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    names = []
+    for piece in (v.strip() for v in str(value).split(",") if v.strip()):
+        head = piece.partition("/")[0].partition("@")[0]
+        if names and "/" in names[-1] and "=" in piece and head not in OPTIMIZERS.choices:
+            names[-1] += "," + piece
+        else:
+            names.append(piece)
     if not names:
         raise click.BadParameter(f"must name at least one optimizer, got {value!r}")
     for spec in names:
-        name, at, convention = spec.partition("@")
+        name, at, convention = spec.partition("/")[0].partition("@")
         if name.strip() not in OPTIMIZERS.choices:
             raise click.BadParameter(f"unknown optimizer {name.strip()!r}; valid: "
                                      f"{', '.join(OPTIMIZERS.choices)}")

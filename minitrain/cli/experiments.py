@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (cli_errors, FiniteFloat, ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES, _convention_option, _entries, _hidden, _interruptible, _lr_for_entries, _lr_map, _optimizer_list, _sparkline, build_schedule, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (cli_errors, FiniteFloat, ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES, _convention_option, _hidden, _interruptible, _lr_for_entries, _lr_map, _optimizer_list, _sparkline, build_schedule, pop_schedule_options, schedule_options, schedule_params)
 
 
 # `minitrain compare`: optimizers side by side from the same weights and minibatches
@@ -118,7 +118,7 @@ def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seed
       minitrain compare -d digits -o adam,nadam --schedule onecycle --pct-start 0.25
       minitrain compare -d digits -o adam,adam@keras,rmsprop,rmsprop@keras --seeds 0,1
     """
-    from minitrain.experiments.compare import compare
+    from minitrain.experiments.compare import CompareError, compare, parse_run_specs
     _check_source(ctx, options)
     given = {k: v for k, v in pop_schedule_options(options).items() if v is not None}
     params = schedule_params(schedule, given, ctx)
@@ -127,7 +127,14 @@ def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seed
     if optimizers is None:
         from minitrain import optim
         optimizers = list(optim.names())
-    found = _entries(ctx, optimizers, convention)
+    try:
+        found = [entry[:3] for entry in parse_run_specs(optimizers, convention)]
+    except CompareError as e:
+        raise click.BadParameter(str(e).removeprefix("compare: "), ctx,
+                                 param_hint="--optimizers") from None
+    if len({label for label, *_ in found}) < len(found):
+        raise click.BadParameter(f"names a run twice: {','.join(optimizers)!r}", ctx,
+                                 param_hint="--optimizers")
     lrs = _lr_for_entries(ctx, lr_spec, found) if lr_spec else None
     out = Path(out) if out else _stamp_dir(f"compare-{_source_name(options)}")
     with cli_errors(ctx), _interruptible(f"Nothing was written to {out}; run the command "

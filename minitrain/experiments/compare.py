@@ -101,24 +101,15 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     Comparison
     """
     from minitrain import optim
-    from minitrain.lab import entries
     specs = list(optimizers) if optimizers is not None else list(optim.names())
     if not specs:
         raise CompareError("compare: optimizers must name at least one optimizer, got []")
-    for spec in specs:
-        name = spec.partition("@")[0].strip() if isinstance(spec, str) else spec
-        if name not in optim.names():
-            raise CompareError(f"compare: unknown optimizer {name!r}; valid: "
-                               f"{', '.join(optim.names())}")
-    try:
-        found = entries(specs, convention)
-    except (TypeError, ValueError) as e:
-        raise CompareError(f"compare: {e}") from None
-    labels = [label for label, _, _ in found]
+    found = parse_run_specs(specs, convention)
+    labels = [label for label, *_ in found]
     if len(set(labels)) != len(labels):
         raise CompareError(f"compare: optimizers must be distinct, got {labels}")
     if isinstance(lr, dict):
-        stray = sorted(set(lr) - set(labels) - {name for _, name, _ in found})
+        stray = sorted(set(lr) - set(labels) - {name for _, name, *_ in found})
         if stray:
             raise CompareError(f"compare: lr given for {', '.join(stray)}, which is not "
                                f"among the optimizers ({', '.join(labels)})")
@@ -129,15 +120,18 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
                          ("convention", "convention or NAME@CONVENTION in optimizers")):
         if key in options:
             raise CompareError(f"compare: pass {key} through {through}=")
-    configs = []
+    configs, run_labels = [], []
     try:
         for seed in seeds:
-            for row_label, name, conv in found:
+            for row_label, name, conv, sched, sched_params in found:
+                own = sched is not None
                 configs.append(runs.resolve({
                     **options, "dataset": dataset, "optimizer": name, "convention": conv,
-                    "lr": _lr_for(lr, row_label, name), "schedule": schedule,
-                    "schedule_params": dict(schedule_params or {}), "epochs": epochs,
-                    "seed": seed}))
+                    "lr": _lr_for(lr, row_label, name),
+                    "schedule": sched if own else schedule,
+                    "schedule_params": dict(sched_params if own else schedule_params or {}),
+                    "epochs": epochs, "seed": seed}))
+                run_labels.append(row_label)
     except runs.OptionError:
         raise                    # the run builder's message, as from every command
     except runs.RunError as e:
@@ -151,8 +145,8 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     if out is not None:
         files.claim_folder(out, "comparison", COMPARE_FILES, force=force)
     try:
-        return _run_comparison(configs, found, labels, seeds, jobs, out, progress,
-                               convention)
+        return _run_comparison(configs, run_labels, found, labels, seeds, jobs, out,
+                               progress, convention)
     except BaseException:
         if created:
             files.remove_if_only_ours(out)
@@ -163,8 +157,44 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
 COMPARE_FILES = ("summary.csv", "curves.csv", "curves.png")
 
 
-def _run_comparison(configs, found, labels, seeds, jobs, out, progress, convention):
+def parse_run_specs(specs, convention="torch"):
+    """Run specs -> ``[(label, optimizer, convention, schedule, schedule_params)]``.
+
+    A spec is ``OPTIMIZER[@CONVENTION][/SCHEDULE[:key=value,...]]``: ``adam``,
+    ``adam@keras``, ``nesterov/onecycle``, ``nesterov/constant``,
+    ``sgd/cosine:min_lr=1e-4`` (schedule text as :func:`minitrain.schedules.parse_spec`;
+    lr, max_lr and total_steps come from the run). Without ``/SCHEDULE`` the
+    comparison's ``schedule`` applies. The label is the spec, with ``@CONVENTION``
+    only when it differs from ``convention``.
+    """
+    from minitrain import optim, schedules
+    from minitrain.lab import entries
+    out = []
+    for spec in specs:
+        if not isinstance(spec, str):
+            raise CompareError(f"compare: a run spec must be a string, got {spec!r}")
+        opt_part, slash, sched_part = spec.partition("/")
+        name = opt_part.partition("@")[0].strip()
+        if name not in optim.names():
+            raise CompareError(f"compare: unknown optimizer {name!r}; valid: "
+                               f"{', '.join(optim.names())}")
+        try:
+            [(label, name, conv)] = entries([opt_part.strip()], convention)
+            sched, params = (schedules.parse_spec(sched_part) if slash else (None, None))
+        except (TypeError, ValueError) as e:
+            raise CompareError(f"compare: {spec!r}: {e}") from None
+        if slash:
+            label = f"{label}/{sched_part.strip()}"
+        out.append((label, name, conv, sched, params))
+    return out
+
+
+def _run_comparison(configs, run_labels, found, labels, seeds, jobs, out, progress,
+                    convention):
     from minitrain.experiments.sweep import _Progress, config_hash, execute
+    if len({config_hash(c) for c in configs}) != len(configs):
+        raise CompareError(f"compare: two of the runs {labels} are the same run")
+    label_of = {config_hash(c): label for c, label in zip(configs, run_labels)}
     if jobs == 1:
         _warm_up(configs[0], found)
     results = {}
@@ -176,9 +206,10 @@ def _run_comparison(configs, found, labels, seeds, jobs, out, progress, conventi
     failed = [r for r in ordered if r["status"] == "failed"]
     if failed:
         cfg = failed[0]["config"]
-        raise CompareError(f"compare: {run_label(cfg, convention)} (seed {cfg['seed']}) "
+        raise CompareError(f"compare: {label_of[failed[0]['hash']]} (seed {cfg['seed']}) "
                            f"failed: {failed[0]['error']}")
-    comparison = Comparison(labels, seeds, ordered, convention)
+    comparison = Comparison(labels, seeds, ordered, convention,
+                            [label_of[r["hash"]] for r in ordered])
     if out is not None:
         comparison.write(out)
     return comparison
@@ -198,7 +229,7 @@ def _warm_up(cfg, found):
     X = np.zeros((2, 2))
     y = np.array([0, 1]) if classes else np.zeros(2)
     from minitrain.train import evaluate
-    for _, name, conv in found:
+    for _, name, conv, *_ in found:
         opt = mt.optim.get(name, convention=conv)
         model.loss_and_grad(X, y)
         opt.step(model.params, model.grads)
@@ -232,25 +263,26 @@ class Comparison:
         The default convention (rows of the other one carry ``@CONVENTION``).
     """
 
-    def __init__(self, optimizers, seeds, results, convention="torch"):
+    def __init__(self, optimizers, seeds, results, convention="torch", run_labels=None):
         self.optimizers, self.seeds, self.results = list(optimizers), list(seeds), results
         self.convention = convention
+        self.run_labels = list(run_labels) if run_labels is not None else [
+            run_label(r["config"], convention) for r in results]
         self.config = results[0]["config"]
         self.metric = next((r["summary"]["metric"] for r in results
                             if r["summary"] and r["summary"]["metric"]), "accuracy")
         self.curves = [
-            {"optimizer": run_label(r["config"], convention), "seed": r["config"]["seed"],
+            {"optimizer": label, "seed": r["config"]["seed"],
              "epoch": row["epoch"], "step": row["step"], "lr": row["lr"],
              "train_loss": row["train_loss"], "val_loss": row["val_loss"],
              "metric": row["val_metric"]}
-            for r in results for row in r["history"]]
+            for r, label in zip(results, self.run_labels) for row in r["history"]]
         self.summary = self._summarise()
 
     def _summarise(self):
         table = []
         for name in self.optimizers:
-            mine = [r for r in self.results
-                    if run_label(r["config"], self.convention) == name]
+            mine = [r for r, label in zip(self.results, self.run_labels) if label == name]
             ok = [r for r in mine if r["status"] == "ok"]
             per_run = {key: [] for key in STATS}
             for r in ok:
@@ -310,7 +342,30 @@ class Comparison:
                  + (f", convention {self.convention}" if self.convention != "torch" else ""))
         note = ("mean ± std over seeds" if len(self.seeds) > 1 else "one seed") + \
             "; ranked by final validation loss"
-        return "\n".join([title, note, *text])
+        return "\n".join([title, note, *text, "", self.verdict()])
+
+    def verdict(self):
+        """One line: which run wins, by how much, and whether that is more than the
+        spread over seeds (or: a single seed cannot tell)."""
+        rows = [r for r in self.summary if not r["diverged"]
+                and r["final_val_loss_mean"] is not None]
+        if not rows:
+            return "verdict: every run diverged"
+        best = rows[0]
+        if len(rows) == 1:
+            return f"verdict: {best['optimizer']} is the only run that did not diverge"
+        second = rows[1]
+        gap = second["final_val_loss_mean"] - best["final_val_loss_mean"]
+        text = (f"verdict: {best['optimizer']} ends lowest (val_loss "
+                f"{best['final_val_loss_mean']:.4f} vs {second['final_val_loss_mean']:.4f} for "
+                f"{second['optimizer']}, {self.metric} {best['final_metric_mean']:.4f} vs "
+                f"{second['final_metric_mean']:.4f})")
+        spreads = [r["final_val_loss_std"] for r in (best, second)]
+        if None in spreads:
+            return text + "; one seed: add --seeds 0,1,2 to see if the gap is real"
+        clear = gap > sum(spreads)
+        return text + ("; the gap is larger than the spread over seeds" if clear else
+                       "; within the spread over seeds: no clear winner")
 
     def write(self, out):
         """Write ``summary.csv``, ``curves.csv`` and, with matplotlib, ``curves.png``.
