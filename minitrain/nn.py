@@ -432,6 +432,11 @@ class MLP:
         Flat arrays in the fixed layout ``W1, b1, W2, b2, ...``.
     layers : list of Layer
         Per-layer views ``W`` (n_in, n_out), ``b``, ``dW``, ``db`` into them.
+    bias_mask : ndarray of bool, 1-D (read-only)
+        True at the biases of ``params`` (e.g. to exclude them from weight decay).
+    param_blocks : list of (start, stop)
+        One slice of ``params`` per variable, in the order ``W1, b1, W2, b2, ...``
+        (e.g. for Keras's per-variable ``clipnorm``).
 
     Examples
     --------
@@ -478,6 +483,14 @@ class MLP:
         rng = np.random.default_rng(self.seed)
         for layer in self.layers:
             layer.W[...] = _init_weights(rng, *layer.W.shape, self.init)
+        # fixed names: bool mask over the flat params (True at biases), and one
+        # (start, stop) block per variable in the order W1, b1, W2, b2, ...
+        self.bias_mask = np.zeros(offset, dtype=bool)
+        self.param_blocks = []
+        for w0, b0, n_in, n_o in rows:
+            self.bias_mask[b0:b0 + n_o] = True
+            self.param_blocks += [(w0, b0), (b0, b0 + n_o)]
+        self.bias_mask.flags.writeable = False
         self._act_code = ACTIVATIONS[self.activation].code
         self._loss_code = LOSSES[self.loss]
         self._work = {}                   # batch size -> workspace, allocated once

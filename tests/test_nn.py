@@ -184,3 +184,17 @@ def test_input_errors(loss, X, y, message):
     model = mt.MLP([4, 5, OUT[loss]], loss=loss)
     with pytest.raises(ValueError, match=message):
         model.loss_and_grad(X, y)
+
+
+def test_bias_mask_and_param_blocks_follow_the_flat_layout():
+    model = mt.MLP([3, 4, 2], dtype="float64")
+    blocks = model.param_blocks
+    assert blocks == [(0, 12), (12, 16), (16, 24), (24, 26)]
+    views = [v for layer in model.layers for v in (layer.W, layer.b)]
+    for (start, stop), view in zip(blocks, views):
+        assert np.shares_memory(model.params[start:stop], view)
+        assert stop - start == view.size
+    expected = np.zeros(26, dtype=bool)
+    expected[12:16] = expected[24:26] = True
+    np.testing.assert_array_equal(model.bias_mask, expected)
+    assert not model.bias_mask.flags.writeable
