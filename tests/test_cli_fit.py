@@ -212,3 +212,36 @@ def test_gradcheck_fails_when_a_derivative_is_broken(cache, monkeypatch):
     result = invoke("gradcheck", "--dataset", "iris", "--hidden", "4", "--samples", 4)
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.output and "NO" in result.output
+
+
+def test_evaluate_prints_per_class_scores_and_the_confusion_matrix(tmp_path, cache):
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    out = tmp_path / "r"
+    fit_json("--dataset", "wine", "--epochs", 3, "--out", out)
+    result = invoke("evaluate", out)                 # the run folder as an argument
+    assert result.exit_code == 0, result.output
+    saved = mt.runs.load_run(out)
+    test = saved.parts()["test"]
+    scaler, _ = saved.scalers()
+    pred = saved.model.predict(scaler.transform(test.X))
+    p, r, f, support = precision_recall_fscore_support(test.y, pred, zero_division=0)
+    lines = result.output.split("test: per class\n")[1].splitlines()
+    for i, c in enumerate(saved.extra["classes"]):
+        cells = lines[1 + i].split()
+        assert cells[0] == str(c)
+        assert [float(x) for x in cells[1:4]] == pytest.approx([p[i], r[i], f[i]], abs=5e-4)
+        assert int(cells[4]) == support[i]
+    matrix = confusion_matrix(test.y, pred)
+    rows = [ln.split()[1:] for ln in lines[-len(matrix):]]
+    assert [[int(v) for v in row] for row in rows] == matrix.tolist()
+
+
+def test_fit_draws_its_learning_curves(tmp_path, cache):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r"
+    fit_json("--dataset", "moons", "--n-samples", 100, "--epochs", 2, "--out", out)
+    png = (out / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+    fit_json("--dataset", "moons", "--n-samples", 100, "--epochs", 2, "--no-plot",
+             "--out", tmp_path / "s")
+    assert not (tmp_path / "s" / "curves.png").exists()

@@ -1,6 +1,8 @@
 """Commands that list what there is: datasets, optimizers, schedules, schedule previews."""
 from __future__ import annotations
 
+import sys
+
 
 import click
 
@@ -89,7 +91,7 @@ def schedule_command(ctx, name, lr, n_steps, plot, warmup_steps, warmup_start, *
     width = min(n, 60)
     sample = [round(i * (n - 1) / (width - 1)) if width > 1 else 0 for i in range(width)]
     lrs = [sched.lr(s) for s in sample]
-    encoding = getattr(click.get_text_stream("stdout"), "encoding", None)
+    encoding = getattr(sys.stdout, "encoding", None)
     click.echo(f"lr {_sparkline(lrs, encoding)}  {min(lrs + shown):.3g} .. "
                f"{max(lrs + shown):.3g} over steps 0..{n - 1}")
     if name == "plateau":

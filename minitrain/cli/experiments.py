@@ -1,6 +1,8 @@
 """Commands that run many trainings: compare, lr-find, sweep."""
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 
 import click
@@ -214,7 +216,7 @@ def lr_find_command(ctx, optimizer, start, end, steps, smoothing, diverge, seed,
     click.echo(f"{len(result.lrs)} steps, lr {result.lrs[0]:.3g} .. {result.lrs[-1]:.3g} "
                f"(stopped: {reason})")
     if len(result.smoothed) > 1:
-        encoding = getattr(click.get_text_stream("stdout"), "encoding", None)
+        encoding = getattr(sys.stdout, "encoding", None)
         sample = result.smoothed[:: max(1, len(result.smoothed) // 60)]
         cap = sample[: int(sample.argmin()) + 1].max()        # the blow-up would flatten it
         click.echo(f"smoothed loss {_sparkline(list(sample.clip(max=cap)), encoding)}")

@@ -82,6 +82,9 @@ def _summary_table(summary, metric):
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object on the last line.")
+@click.option("--plot/--no-plot", default=True, show_default=True,
+              help="Draw curves.png (loss, metric, lr per epoch) into the run folder "
+                   "when matplotlib is installed.")
 @click.pass_context
 def fit_command(ctx, **opts):
     """Train an MLP on a dataset or CSV file and save the run.
@@ -106,6 +109,7 @@ def fit_command(ctx, **opts):
     given = {k for k in opts if ctx.get_parameter_source(k) not in
              (source.DEFAULT, None)}
     quiet, as_json, force = opts.pop("quiet"), opts.pop("as_json"), opts.pop("force")
+    plot = opts.pop("plot")
     resume, out = opts.pop("resume"), opts.pop("out")
     schedule_given = {k: v for k, v in pop_schedule_options(opts).items() if v is not None}
     if resume:
@@ -126,7 +130,7 @@ def fit_command(ctx, **opts):
     try:
         with cli_errors(ctx):
             summary = runs.fit_run(cfg, out, resume=bool(resume), force=force,
-                                   progress=not quiet)
+                                   progress=not quiet, plot=plot)
     except TrainingDiverged as e:
         kept = (f"The last good checkpoint is kept at {out}/model.npz." if e.epoch > 1
                 else "No epoch finished, so no checkpoint was written.")
@@ -199,6 +203,11 @@ def evaluate_command(ctx, run_arg, run_dir, data_path, target, as_json):
     click.echo(f"{'':12}{'loss':>10}  {metric:>9}")
     for name, m in result.items():
         click.echo(f"{name:12}{m['loss']:>10.4f}  {m[metric]:>9.4f}")
+    if saved.model.is_classifier:
+        name, part = list(parts.items())[-1]            # the test part, or the given CSV
+        if part is not None and len(part):
+            click.echo(f"\n{name}: per class")
+            click.echo(runs.class_report(saved, part))
 
 
 def _one_run(ctx, run_arg, run_dir):

@@ -610,12 +610,13 @@ def default_run_dir(cfg, root="runs"):
 RUN_FILES = ("config.toml", "history.csv", "model.npz", "summary.json", "curves.png")
 
 
-def fit_run(cfg, out, *, resume=False, force=False, progress=True):
+def fit_run(cfg, out, *, resume=False, force=False, progress=True, plot=True):
     """Train the run ``cfg`` into the folder ``out``; return the summary dict.
 
     With ``resume=True`` the run continues from ``out/model.npz`` up to
     ``cfg["epochs"]`` epochs in total; the checkpoint's data and config must be the
-    ones ``cfg`` describes (else :class:`RunError` naming what differs).
+    ones ``cfg`` describes (else :class:`RunError` naming what differs). With ``plot``
+    and matplotlib installed, ``curves.png`` shows loss, metric and lr per epoch.
     """
     out = Path(out)
     if resume:
@@ -625,13 +626,14 @@ def fit_run(cfg, out, *, resume=False, force=False, progress=True):
     files.claim_folder(out, "run", RUN_FILES, force=force or resume)
     try:
         with files.FolderLock(out):
-            return _fit_locked(cfg, out, resume=resume, force=force, progress=progress)
+            return _fit_locked(cfg, out, resume=resume, force=force, progress=progress,
+                               plot=plot)
     finally:
         if created:
             files.remove_if_only_ours(out)
 
 
-def _fit_locked(cfg, out, *, resume, force, progress):
+def _fit_locked(cfg, out, *, resume, force, progress, plot):
     from minitrain import checkpoint as ckpt
     from minitrain.train import History, params_sha256
     model_path = out / "model.npz"
@@ -696,7 +698,40 @@ def _fit_locked(cfg, out, *, resume, force, progress):
         "run": str(out), "wall_seconds": time.perf_counter() - started,
     }
     files.write_json(out / "summary.json", summary)
+    if plot and plot_history(history, out / "curves.png", title=run.header().splitlines()[1]):
+        summary["plot"] = str(out / "curves.png")
     return summary
+
+
+def plot_history(history, path, title=""):
+    """Loss (train and validation), validation metric and lr per epoch into one PNG.
+    Returns False, drawing nothing, without matplotlib or without epochs."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    rows = history.rows
+    if not rows:
+        return False
+    epochs = [r["epoch"] for r in rows]
+    fig = Figure(figsize=(10, 3.2))
+    ax_loss, ax_metric, ax_lr = fig.subplots(1, 3)
+    ax_loss.plot(epochs, [r["train_loss"] for r in rows], label="train")
+    if rows[0]["val_loss"] is not None:
+        ax_loss.plot(epochs, [r["val_loss"] for r in rows], label="validation")
+        ax_metric.plot(epochs, [r["val_metric"] for r in rows], color="C1")
+    ax_loss.set_yscale("log")
+    ax_loss.set_title("loss")
+    ax_loss.legend(fontsize=8)
+    ax_metric.set_title(f"validation {history.metric_name}")
+    ax_lr.plot(epochs, [r["lr"] for r in rows], color="C2")
+    ax_lr.set_title("lr (last step of each epoch)")
+    for ax in (ax_loss, ax_metric, ax_lr):
+        ax.set_xlabel("epoch")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    files.save_figure(fig, path)
+    return True
 
 
 def _set_aside(out):
@@ -806,6 +841,33 @@ class SavedRun:
                                  f"(classes: {self.extra['classes']})")
         return data.Dataset(ds.X, [index[lab] for lab in labels], ds.task, ds.name,
                             ds.feature_names, list(self.extra["classes"]))
+
+
+def class_report(saved, part):
+    """Per-class precision, recall, F1 and support, then the confusion matrix (rows: true
+    class, columns: predicted), as text, for a classification run on a Dataset part."""
+    import numpy as np
+    scaler, _ = saved.scalers()
+    model, classes = saved.model, [str(c) for c in saved.extra["classes"]]
+    pred = model.predict(model.check_X(scaler.transform(part.X))).astype(int).ravel()
+    true = np.asarray(part.y).astype(int).ravel()
+    k = len(classes)
+    matrix = np.zeros((k, k), dtype=int)
+    np.add.at(matrix, (true, pred), 1)
+    width = max(8, *(len(c) for c in classes))
+    lines = [f"{'class':<{width}} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}"]
+    for i, c in enumerate(classes):
+        tp, p_all, t_all = matrix[i, i], matrix[:, i].sum(), matrix[i].sum()
+        precision = tp / p_all if p_all else 0.0
+        recall = tp / t_all if t_all else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        lines.append(f"{c:<{width}} {precision:>9.3f} {recall:>7.3f} {f1:>6.3f} {t_all:>7d}")
+    lines.append("\nconfusion matrix (rows: true, columns: predicted)")
+    cell = max(4, len(str(matrix.max())) + 1, *(len(c) + 1 for c in classes))
+    lines.append(" " * width + "".join(f"{c:>{cell}}" for c in classes))
+    for i, c in enumerate(classes):
+        lines.append(f"{c:<{width}}" + "".join(f"{v:>{cell}d}" for v in matrix[i]))
+    return "\n".join(lines)
 
 
 def load_run(run):
