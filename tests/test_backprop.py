@@ -86,9 +86,9 @@ def loss_and_delta(loss, Z, y):
         onehot = np.zeros_like(Z)
         onehot[np.arange(n), labels] = 1
         return -np.log(P[np.arange(n), labels]).mean(), (P - onehot) / n, P
-    if loss == "binary_crossentropy":
+    if loss == "binary_crossentropy":                 # mean over every entry (multilabel)
         P = 1 / (1 + np.exp(-Z))
-        return -(y * np.log(P) + (1 - y) * np.log(1 - P)).mean(), (P - y) / n, P
+        return -(y * np.log(P) + (1 - y) * np.log(1 - P)).mean(), (P - y) / Z.size, P
     return ((Z - y) ** 2).mean(), 2 * (Z - y) / Z.size, None
 
 
@@ -130,6 +130,19 @@ CASES = [((2, 3, 2), "tanh", "softmax_crossentropy", 1, 0),
          ((3, 3, 3, 3), "elu", "softmax_crossentropy", 8, 5),
          ((2, 6, 6, 2), "leaky_relu", "softmax_crossentropy", 2, 6),
          ((1, 1), "identity", "mse", 1, 7)]
+
+
+def _multilabel():
+    """True when the MLP takes binary_crossentropy with several outputs (multilabel)."""
+    try:
+        mt.MLP([2, 2], loss="binary_crossentropy")
+    except ValueError:
+        return False
+    return True
+
+
+if _multilabel():
+    CASES.append(((3, 4, 2), "tanh", "binary_crossentropy", 4, 8))
 
 
 @pytest.mark.parametrize("sizes,activation,loss,samples,seed", CASES)
@@ -174,7 +187,7 @@ def test_printed_gradients_are_the_mlps_own(sizes, activation, loss, samples, se
     flat = np.concatenate([np.concatenate([arrays[f"W{l}"].ravel(), arrays[f"b{l}"]])
                            for l in range(1, L + 1)])
     model.params[:] = flat                                  # the printed weights
-    y = arrays["y"] if loss == "mse" else arrays["y"][:, 0]
+    y = arrays["y"] if arrays["y"].shape[1] > 1 or loss == "mse" else arrays["y"][:, 0]
     loss_value = model.loss_and_grad(arrays["X"], y)
     assert result.model_loss == pytest.approx(loss_value, rel=1e-14)
     assert result.agrees and "and the same dW, db" in result.text()
@@ -224,8 +237,8 @@ def test_same_seed_same_text_and_the_defaults():
     (dict(sizes=[2, 2.5, 2]), TypeError, "sizes entry must be an integer"),
     (dict(activation="swish"), ValueError, "activation must be one of relu"),
     (dict(loss="hinge"), ValueError, "loss must be one of softmax_crossentropy"),
-    (dict(loss="binary_crossentropy"), ValueError,
-     "binary_crossentropy needs 1 output unit, got 2"),
+    (dict(loss="softmax_crossentropy", sizes=[2, 1]), ValueError,
+     "softmax_crossentropy needs >= 2 output units, got 1"),
     (dict(samples=9), ValueError, "samples must be in [1, 8], got 9"),
     (dict(digits=7), ValueError, "digits must be in [3, 6], got 7"),
     (dict(eps=0.0), ValueError, "eps must be in (0.0, 0.01], got 0.0"),
@@ -266,7 +279,7 @@ def test_cli_choices_come_from_the_tables():
     (["--sizes", "2,7,2"], "sizes entry must be in [1, 6], got 7"),
     (["--sizes", "x"], "at least two comma-separated layer sizes"),
     (["--sizes", "3"], "at least two comma-separated layer sizes"),
-    (["--sizes", "2,3,2", "--loss", "binary_crossentropy"], "needs 1 output unit"),
+    (["--sizes", "2,3,1"], "softmax_crossentropy needs >= 2 output units, got 1"),
     (["--activation", "swish"], "'swish' is not one of"),
     (["--samples", "0"], "--samples"),
     (["--digits", "9"], "--digits"),

@@ -91,7 +91,7 @@ def _softmax_ce(Z, y):
 def _binary_ce(Z, y):
     P = 1.0 / (1.0 + np.exp(-Z))
     loss = float(np.mean(np.maximum(Z, 0) - Z * y + np.log1p(np.exp(-np.abs(Z)))))
-    return loss, (P - y) / Z.shape[0], P
+    return loss, (P - y) / Z.size, P
 
 
 def _mse(Z, y):
@@ -113,7 +113,8 @@ LOSSES = {
                                  "mean over samples of -log P[i, y_i]",
                                  "(P - onehot(y)) / n"),
     "binary_crossentropy": Loss(_binary_ce, "sigmoid({Z}) = 1 / (1 + exp(-{Z}))",
-                                "mean of -(y log P + (1 - y) log(1 - P))", "(P - y) / n"),
+                                "mean over all entries of -(y log P + (1 - y) log(1 - P))",
+                                "(P - y) / (number of entries)"),
     "mse": Loss(_mse, "", "mean over all entries of ({Z} - y)^2",
                 "2 ({Z} - y) / (number of entries)"),
 }
@@ -263,7 +264,7 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
         Hidden-layer activation, one of :data:`ACTIVATIONS` (the MLP's).
     loss : str, default="softmax_crossentropy"
         One of :data:`LOSSES`: softmax_crossentropy (n_out >= 2), binary_crossentropy
-        (n_out = 1) or mse.
+        (a 0/1 label per output unit) or mse.
     samples : int, default=1
         Batch size, 1..8.
     seed : int, default=0
@@ -300,8 +301,12 @@ def explain_backprop(sizes=(2, 3, 2), *, activation="tanh", loss="softmax_crosse
     X = rng.uniform(-1, 1, (n, sizes[0])).round(1) + 0.0
     X[X == 0] = 0.5                               # a zero input would hide its dW row
     k = sizes[-1]
-    y = (rng.uniform(-1, 1, (n, k)).round(1) if loss == "mse" else
-         rng.integers(0, 2 if loss == "binary_crossentropy" else k, n))
+    if loss == "mse":
+        y = rng.uniform(-1, 1, (n, k)).round(1)
+    elif loss == "binary_crossentropy":              # 0/1 per output (multilabel if k > 1)
+        y = rng.integers(0, 2, (n, k)) if k > 1 else rng.integers(0, 2, n)
+    else:
+        y = rng.integers(0, k, n)
     blocks = _blocks(sizes)
     W = [model.params[w0:b0].reshape(sizes[l], sizes[l + 1]).copy()
          for l, (w0, b0, _) in enumerate(blocks)]
@@ -319,7 +324,8 @@ def _walk(X, y, W, b, activation, loss):
     L = len(W)
     f = ACTIVATIONS[activation]
     arrays = {"X": X, "y": y if y.ndim == 2 else y[:, None]}
-    formulas = {"y": "targets" if loss == "mse" else "class labels"}
+    formulas = {"y": {"mse": "targets", "softmax_crossentropy": "class labels"}.get(
+        loss, "0/1 labels, one per output")}
     for l in range(1, L + 1):
         arrays[f"W{l}"], arrays[f"b{l}"] = W[l - 1], b[l - 1]
 
@@ -332,7 +338,7 @@ def _walk(X, y, W, b, activation, loss):
             A[l] = arrays[f"A{l}"] = f.f(Z[l])
             formulas[f"A{l}"] = f.formula.format(Z=f"Z{l}", A=f"A{l}")
     rule = LOSSES[loss]
-    target = y[:, None].astype(float) if loss == "binary_crossentropy" else y
+    target = arrays["y"].astype(float) if loss == "binary_crossentropy" else y
     value, delta, P = rule.compute(Z[L], target)
     if P is not None:
         arrays["P"], formulas["P"] = P, rule.output.format(Z=f"Z{L}")
