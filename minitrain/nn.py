@@ -222,12 +222,14 @@ def _activate_grad(code, z, d):
 
 
 # ---------------------------------------------------------------------------
-# Losses: the mean loss over the batch and the fused output delta dLoss/dZ_L.
-# Each loss reads the logits Z (n, k), the targets Y (n, k_y) and writes D.
+# Losses: the weighted mean loss over the batch and the fused output delta
+# D = dLoss/dZ_L. Each loss reads the logits Z (n, k), the targets Y (n, k_y) and
+# the row weights w (n,), which sum to 1 (w_i = 1/n for a plain mean; scikit-learn's
+# sample_weight s gives w_i = s_i / sum(s)), and writes D.
 # ---------------------------------------------------------------------------
 @njit(**JIT)
-def softmax_crossentropy(Z, Y, D):
-    """loss = mean_i [logsumexp(z_i) - z_i[y_i]];  D = (softmax(z) - onehot(y)) / n."""
+def softmax_crossentropy(Z, Y, w, D):
+    """loss = sum_i w_i [logsumexp(z_i) - z_i[y_i]];  D_i = w_i (softmax(z_i) - onehot(y_i))."""
     n, k = Z.shape
     total = 0.0
     for i in range(n):
@@ -239,146 +241,212 @@ def softmax_crossentropy(Z, Y, D):
             D[i, j] = math.exp(Z[i, j] - zmax)              # exp(z - max), kept in D
             s += D[i, j]
         label = int(Y[i, 0])
-        total += math.log(s) - (Z[i, label] - zmax)        # -log softmax[label]
+        total += w[i] * (math.log(s) - (Z[i, label] - zmax))   # -log softmax[label]
         for j in range(k):
-            D[i, j] = D[i, j] / (s * n)                    # softmax / n
-        D[i, label] -= 1.0 / n
-    return total / n
+            D[i, j] = D[i, j] / s * w[i]                   # w_i softmax
+        D[i, label] -= w[i]
+    return total
 
 
 @njit(**JIT)
-def binary_crossentropy(Z, Y, D):
-    """loss = mean_i [max(z,0) - z y + log(1 + exp(-|z|))];  D = (sigmoid(z) - y) / n."""
-    n = Z.shape[0]
-    total = 0.0
-    for i in range(n):
-        z = Z[i, 0]
-        y = Y[i, 0]
-        total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
-        D[i, 0] = (sigmoid(z) - y) / n
-    return total / n
+def binary_crossentropy(Z, Y, w, D):
+    """One logit per label, k >= 1 labels (multilabel when k > 1), y in [0, 1].
 
-
-@njit(**JIT)
-def mse(Z, Y, D):
-    """loss = mean over all n*k elements of (z - y)^2;  D = 2 (z - y) / (n k)."""
+    loss = sum_i w_i (1/k) sum_j [max(z,0) - z y + log(1 + exp(-|z|))]
+    D_ij = w_i (sigmoid(z_ij) - y_ij) / k        (torch BCEWithLogitsLoss, mean over k)
+    """
     n, k = Z.shape
     total = 0.0
     for i in range(n):
+        row = 0.0
+        for j in range(k):
+            z = Z[i, j]
+            y = Y[i, j]
+            row += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
+            D[i, j] = (sigmoid(z) - y) * w[i] / k
+        total += w[i] * row / k
+    return total
+
+
+@njit(**JIT)
+def mse(Z, Y, w, D):
+    """loss = sum_i w_i (1/k) sum_j (z_ij - y_ij)^2;  D_ij = 2 w_i (z_ij - y_ij) / k."""
+    n, k = Z.shape
+    total = 0.0
+    for i in range(n):
+        row = 0.0
         for j in range(k):
             r = Z[i, j] - Y[i, j]
-            total += r * r
-            D[i, j] = 2.0 * r / (n * k)
-    return total / (n * k)
+            row += r * r
+            D[i, j] = 2.0 * r * w[i] / k
+        total += w[i] * row / k
+    return total
 
 
 LOSSES = {"softmax_crossentropy": 0, "binary_crossentropy": 1, "mse": 2}
 
 
 @njit(**JIT)
-def _loss(code, Z, Y, D):
+def _weighted_loss(code, Z, Y, w, D):
     if code == 0:
-        return softmax_crossentropy(Z, Y, D)
+        return softmax_crossentropy(Z, Y, w, D)
     if code == 1:
-        return binary_crossentropy(Z, Y, D)
-    return mse(Z, Y, D)
+        return binary_crossentropy(Z, Y, w, D)
+    return mse(Z, Y, w, D)
+
+
+@njit(**JIT)
+def _loss(code, Z, Y, D):
+    """Plain mean over the batch (every w_i = 1/n)."""
+    n = Z.shape[0]
+    w = np.full(n, 1.0 / n, dtype=Z.dtype)
+    return _weighted_loss(code, Z, Y, w, D)
 
 
 # ---------------------------------------------------------------------------
 # The compiled step. `layout[l] = (W start, b start, n_in, n_out)` in `params`.
-# `work` holds, for batch size n: Xb (n, n_0), Yb (n, k_y), then Z, A and D,
-# each (n, n_1 + ... + n_L), layer after layer.
+# The buffers of one batch size n live in one flat array `work` (one argument to
+# pass, cheap to call); :func:`_layer_views` names its parts per layer: Z[l], A[l],
+# D[l], each (n, n_out of layer l), lists indexed by the layer number.
+# The input X is dense (rows gathered into Xb), or sparse CSR given as
+# csr = (data, indices, indptr); the first layer then multiplies the stored
+# entries only, and the dense X passed is a (0, n_in) placeholder.
 # ---------------------------------------------------------------------------
 @njit(**JIT)
-def _gather(X, Y, idx, work):
-    """Copy the minibatch rows idx of X and Y into the front of the workspace."""
-    n, d, ky = idx.shape[0], X.shape[1], Y.shape[1]
-    Xb = work[: n * d].reshape((n, d))
-    Yb = work[n * d: n * (d + ky)].reshape((n, ky))
-    for i in range(n):
-        Xb[i, :] = X[idx[i], :]
-        Yb[i, :] = Y[idx[i], :]
-    return Xb, Yb
+def _weights(params, layout, l):
+    """Views W_l (n_in, n_out) and b_l into the flat array (params or grads)."""
+    w0, b0, n_in, n_out = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
+    return params[w0: w0 + n_in * n_out].reshape((n_in, n_out)), params[b0: b0 + n_out]
 
 
 @njit(**JIT)
-def _forward(params, layout, act, Xb, work, start):
-    """Forward pass into the Z and A buffers of `work` (from offset `start`).
+def _layer_views(work, layout, n):
+    """Per-layer views Z[l], A[l], D[l] (each (n, n_out_l)) into the flat buffer `work`."""
+    Z, A, D = [], [], []
+    size = n * layout[:, 3].sum()                        # length of each of Z, A, D
+    o = 0
+    for l in range(layout.shape[0]):
+        k = n * layout[l, 3]
+        Z.append(work[o: o + k].reshape((n, layout[l, 3])))
+        A.append(work[size + o: size + o + k].reshape((n, layout[l, 3])))
+        D.append(work[2 * size + o: 2 * size + o + k].reshape((n, layout[l, 3])))
+        o += k
+    return Z, A, D
 
-    Returns the logits Z_L as a view.
-    """
-    n = Xb.shape[0]
-    hidden = 0
-    for l in range(layout.shape[0]):
-        hidden += layout[l, 3]
-    size = n * hidden                     # length of each of the Z, A, D regions
-    A_prev = Xb
-    o = start
-    Z_l = Xb
+
+@njit(**JIT)
+def _first_layer(params, layout, X, csr, idx, Xb, Z0):
+    """Z_1 = X[idx] W_1 (without the bias): dense rows gathered into Xb, or CSR rows."""
+    W, _ = _weights(params, layout, 0)
+    data, indices, indptr = csr
+    if indptr.size == 0:
+        for i in range(idx.shape[0]):
+            Xb[i, :] = X[idx[i], :]
+        np.dot(Xb, W, Z0)
+        return
+    Z0[:, :] = 0.0
+    for i in range(idx.shape[0]):
+        r = idx[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            x = data[p]
+            Wrow = W[indices[p]]
+            for j in range(Z0.shape[1]):
+                Z0[i, j] += x * Wrow[j]
+
+
+@njit(**JIT)
+def _first_layer_grad(grads, layout, csr, idx, Xb, D0):
+    """dW_1 = X[idx]^T D_1: dense with BLAS, or one scatter per stored CSR entry."""
+    dW, _ = _weights(grads, layout, 0)
+    data, indices, indptr = csr
+    if indptr.size == 0:
+        np.dot(Xb.T, D0, dW)
+        return
+    dW[:, :] = 0.0
+    for i in range(idx.shape[0]):
+        r = idx[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            x = data[p]
+            dWrow = dW[indices[p]]
+            for j in range(D0.shape[1]):
+                dWrow[j] += x * D0[i, j]
+
+
+@njit(**JIT)
+def _forward(params, layout, act, Z, A):
+    """Forward pass from Z[0] = X W_1 (already computed). Returns the logits Z_L."""
     last = layout.shape[0] - 1
-    for l in range(layout.shape[0]):
-        w0, b0, n_in, n_out = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
-        W = params[w0: w0 + n_in * n_out].reshape((n_in, n_out))
-        b = params[b0: b0 + n_out]
-        Z_l = work[o: o + n * n_out].reshape((n, n_out))
-        A_l = work[size + o: size + o + n * n_out].reshape((n, n_out))
-        np.dot(A_prev, W, Z_l)                           # Z_l = A_{l-1} W_l
-        for i in range(n):
-            for j in range(n_out):
+    for l in range(last + 1):
+        W, b = _weights(params, layout, l)
+        Z_l = Z[l]
+        if l > 0:
+            np.dot(A[l - 1], W, Z_l)                     # Z_l = A_{l-1} W_l
+        for i in range(Z_l.shape[0]):
+            for j in range(Z_l.shape[1]):
                 Z_l[i, j] += b[j]                        #      + b_l
         if l < last:                                     # A_l = f(Z_l)
-            _activate(act, work[o: o + n * n_out], work[size + o: size + o + n * n_out])
-        A_prev = A_l
-        o += n * n_out
-    return Z_l
+            _activate(act, Z_l.reshape(Z_l.size), A[l].reshape(Z_l.size))
+    return Z[last]
 
 
 @njit(**JIT)
-def _loss_and_grad(params, grads, layout, act, loss, X, Y, idx, work):
-    """One training step's forward, loss and backward; returns the mean loss.
+def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb, w, work):
+    """One training step's forward, loss and backward; returns the weighted mean loss.
 
-    Overwrites `grads`. Equations: see the module docstring.
+    `sw` holds one weight per row of X (empty: every row weighs 1). Overwrites
+    `grads`. Equations: see the module docstring.
     """
-    n, d, ky = idx.shape[0], X.shape[1], Y.shape[1]
-    Xb, Yb = _gather(X, Y, idx, work)
-    start = n * (d + ky)
-    Z_L = _forward(params, layout, act, Xb, work, start)
-    hidden = 0
-    for l in range(layout.shape[0]):
-        hidden += layout[l, 3]
-    size = n * hidden
+    n = idx.shape[0]
+    Z, A, D = _layer_views(work, layout, n)
+    total = 0.0
+    for i in range(n):                                   # minibatch targets, weights
+        Yb[i, :] = Y[idx[i], :]
+        w[i] = sw[idx[i]] if sw.size else 1.0
+        total += w[i]
+    for i in range(n):
+        w[i] /= total                                    # weights sum to 1
+    _first_layer(params, layout, X, csr, idx, Xb, Z[0])
+    Z_L = _forward(params, layout, act, Z, A)
     last = layout.shape[0] - 1
-    o = start + size - n * layout[last, 3]              # offset of layer L in Z
-    D_l = work[2 * size + o: 2 * size + o + n * layout[last, 3]].reshape(
-        (n, layout[last, 3]))
-    value = _loss(loss, Z_L, Yb, D_l)                   # D_L = dLoss/dZ_L
+    value = _weighted_loss(loss, Z_L, Yb, w, D[last])   # D_L = dLoss/dZ_L
     for l in range(last, -1, -1):
-        w0, b0, n_in, n_out = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
+        dW, db = _weights(grads, layout, l)
+        D_l = D[l]
         if l > 0:
-            A_prev = work[size + o - n * n_in: size + o].reshape((n, n_in))
+            np.dot(A[l - 1].T, D_l, dW)                  # dW_l = A_{l-1}^T D_l
         else:
-            A_prev = Xb
-        dW = grads[w0: w0 + n_in * n_out].reshape((n_in, n_out))
-        db = grads[b0: b0 + n_out]
-        np.dot(A_prev.T, D_l, dW)                        # dW_l = A_{l-1}^T D_l
+            _first_layer_grad(grads, layout, csr, idx, Xb, D_l)
         db[:] = 0.0
         for i in range(n):
-            for j in range(n_out):
+            for j in range(D_l.shape[1]):
                 db[j] += D_l[i, j]                       # db_l = sum_i D_l
         if l > 0:
-            W = params[w0: w0 + n_in * n_out].reshape((n_in, n_out))
-            o -= n * n_in
-            D_prev = work[2 * size + o: 2 * size + o + n * n_in].reshape((n, n_in))
-            np.dot(D_l, W.T, D_prev)                     # D_{l-1} = D_l W_l^T
-            _activate_grad(act, work[o: o + n * n_in],   #           * f'(Z_{l-1})
-                           work[2 * size + o: 2 * size + o + n * n_in])
-            D_l = D_prev
+            W, _ = _weights(params, layout, l)
+            np.dot(D_l, W.T, D[l - 1])                   # D_{l-1} = D_l W_l^T
+            _activate_grad(act, Z[l - 1].reshape(Z[l - 1].size),   # * f'(Z_{l-1})
+                           D[l - 1].reshape(Z[l - 1].size))
     return value
+
+
+@njit(**JIT)
+def _predict_batch(params, layout, act, X, csr, idx, Xb, work):
+    """Logits Z_L of the rows idx of X (forward only)."""
+    Z, A, _ = _layer_views(work, layout, idx.shape[0])
+    _first_layer(params, layout, X, csr, idx, Xb, Z[0])
+    return _forward(params, layout, act, Z, A)
 
 
 # ---------------------------------------------------------------------------
 # Initialisation
 # ---------------------------------------------------------------------------
+def _init_bias(rng, n_in, n_out, scheme):
+    """U(+-1/sqrt(n_in)) as torch nn.Linear ("uniform"), or zeros ("zeros")."""
+    if scheme == "zeros":
+        return np.zeros(n_out)
+    bound = 1.0 / math.sqrt(n_in)
+    return rng.uniform(-bound, bound, size=n_out)
+
+
 def _init_weights(rng, n_in, n_out, scheme):
     """He: N(0, 2/n_in); LeCun: N(0, 1/n_in); Glorot: U(+-sqrt(6/(n_in+n_out)))."""
     if scheme == "he":
@@ -390,7 +458,18 @@ def _init_weights(rng, n_in, n_out, scheme):
 
 
 INITS = ("he", "glorot", "lecun")
+BIAS_INITS = ("uniform", "zeros")
 CLASSIFICATION_LOSSES = ("softmax_crossentropy", "binary_crossentropy")
+
+
+@dataclass
+class _Buffers:
+    """Scratch arrays of one batch size; `work` holds Z, A, D (see _layer_views)."""
+
+    Xb: np.ndarray
+    Yb: np.ndarray
+    w: np.ndarray
+    work: np.ndarray
 
 
 @dataclass
@@ -424,7 +503,13 @@ class MLP:
     init : {"he", "glorot", "lecun"} or None
         Weight initialisation; by default chosen by the activation (He for the
         relu family and gelu, Glorot for tanh/sigmoid/identity, LeCun normal for
-        selu). Biases start at zero.
+        selu).
+    bias_init : {"uniform", "zeros"}, default="uniform"
+        ``uniform``: U(-1/sqrt(n_in), 1/sqrt(n_in)) as torch ``nn.Linear`` (drawn
+        after all the weights, so the weights of a seed do not depend on it).
+        Random bias starts spread the relu kinks over the input space: with zero
+        biases every first-layer kink passes through the origin, and small nets
+        on 2-D data (spirals) stall near chance.
 
     Attributes
     ----------
@@ -448,7 +533,7 @@ class MLP:
     """
 
     def __init__(self, layer_sizes, activation="relu", loss="softmax_crossentropy",
-                 dtype="float32", seed=0, init=None):
+                 dtype="float32", seed=0, init=None, bias_init="uniform"):
         sizes = list(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
         if not sizes or len(sizes) < 2:
             raise ValueError(
@@ -461,9 +546,8 @@ class MLP:
                                            else dtype, ("float32", "float64"), owner="MLP"))
         self.seed = check_int("seed", seed, 0, owner="MLP")
         self.init = check_choice("init", init or ACTIVATIONS[activation].init, INITS, owner="MLP")
+        self.bias_init = check_choice("bias_init", bias_init, BIAS_INITS, owner="MLP")
         n_out = self.layer_sizes[-1]
-        if loss == "binary_crossentropy" and n_out != 1:
-            raise ValueError(f"MLP: binary_crossentropy needs 1 output unit, got {n_out}")
         if loss == "softmax_crossentropy" and n_out < 2:
             raise ValueError(f"MLP: softmax_crossentropy needs >= 2 output units, got {n_out}")
 
@@ -483,6 +567,8 @@ class MLP:
         rng = np.random.default_rng(self.seed)
         for layer in self.layers:
             layer.W[...] = _init_weights(rng, *layer.W.shape, self.init)
+        for layer in self.layers:
+            layer.b[...] = _init_bias(rng, *layer.W.shape, self.bias_init)
         # fixed names: bool mask over the flat params (True at biases), and one
         # (start, stop) block per variable in the order W1, b1, W2, b2, ...
         self.bias_mask = np.zeros(offset, dtype=bool)
@@ -493,7 +579,7 @@ class MLP:
         self.bias_mask.flags.writeable = False
         self._act_code = ACTIVATIONS[self.activation].code
         self._loss_code = LOSSES[self.loss]
-        self._work = {}                   # batch size -> workspace, allocated once
+        self._work = {}                   # (batch size, sparse) -> buffers, allocated once
 
     # -- introspection ----------------------------------------------------------
     def __repr__(self):
@@ -519,26 +605,33 @@ class MLP:
         """The constructor arguments as a JSON-able dict (used by checkpoints)."""
         return {"layer_sizes": self.layer_sizes, "activation": self.activation,
                 "loss": self.loss, "dtype": str(self.dtype), "seed": self.seed,
-                "init": self.init}
+                "init": self.init, "bias_init": self.bias_init}
 
     # -- buffers ----------------------------------------------------------------
-    def _workspace(self, n):
-        """Flat scratch space for batch size n: Xb, Yb, then Z, A, D of every layer."""
-        work = self._work.get(n)
+    def _workspace(self, n, sparse=False):
+        """Buffers for batch size n: Xb (dense input rows), Yb, w, and Z, A, D of all layers."""
+        work = self._work.get((n, sparse))
         if work is None:
             if len(self._work) >= 4:      # full batches, last partial batch, eval...
                 self._work.pop(next(iter(self._work)))
-            hidden = sum(self.layer_sizes[1:])
-            size = n * (self.layer_sizes[0] + self._target_width() + 3 * hidden)
-            work = self._work[n] = np.zeros(size, dtype=self.dtype)
+            new = lambda *shape: np.zeros(shape, dtype=self.dtype)   # noqa: E731
+            work = self._work[(n, sparse)] = _Buffers(
+                Xb=new(0 if sparse else n, self.layer_sizes[0]),
+                Yb=new(n, self._target_width()), w=new(n),
+                work=new(3 * n * sum(self.layer_sizes[1:])))
         return work
 
     def _target_width(self):
-        return self.layer_sizes[-1] if self.loss == "mse" else 1
+        return 1 if self.loss == "softmax_crossentropy" else self.layer_sizes[-1]
 
     # -- input checks (once per call of the public methods) ---------------------
     def check_X(self, X, name="X"):
-        """Return X as a C-contiguous 2-D array of the model dtype, or raise ValueError."""
+        """Return X as a C-contiguous 2-D array (or CSR matrix) of the model dtype.
+
+        SciPy sparse input (CSR, CSC, ...) becomes CSR, never a dense array.
+        """
+        if _is_sparse(X):
+            return self._check_sparse_X(X, name)
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"MLP: {name} must be 2-D (samples, features), got shape {X.shape}")
@@ -553,6 +646,31 @@ class MLP:
         if not np.isfinite(X).all():
             raise ValueError(f"MLP: {name} must be finite, got NaN or inf")
         return X
+
+    def _check_sparse_X(self, X, name):
+        import scipy.sparse as sp
+        X = sp.csr_matrix(X) if X.format != "csr" else X
+        if X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"MLP: {name} must have {self.layer_sizes[0]} features "
+                             f"(columns), got {X.shape[1]}")
+        if X.shape[0] == 0:
+            raise ValueError(f"MLP: {name} must hold at least one sample, got 0 rows")
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        if not np.isfinite(X.data).all():
+            raise ValueError(f"MLP: {name} must be finite, got NaN or inf")
+        return X
+
+    def check_sample_weight(self, sample_weight, n):
+        """Return sample weights as a (n,) array of the model dtype (empty for None)."""
+        if sample_weight is None:
+            return np.zeros(0, dtype=self.dtype)
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.shape != (n,):
+            raise ValueError(f"MLP: sample_weight must have shape ({n},), got {sw.shape}")
+        if not np.isfinite(sw).all() or (sw < 0).any() or sw.sum() <= 0:
+            raise ValueError("MLP: sample_weight must be finite, >= 0 and not all 0")
+        return np.ascontiguousarray(sw, dtype=self.dtype)
 
     def check_y(self, y, n):
         """Return targets as a C-contiguous (n, k_y) array of the model dtype."""
@@ -570,6 +688,13 @@ class MLP:
             if not np.isfinite(y).all():
                 raise ValueError("MLP: y must be finite, got NaN or inf")
             return y
+        if self.loss == "binary_crossentropy" and k > 1:
+            if y.shape != (n, k):
+                raise ValueError(f"MLP: y must have shape ({n}, {k}) for binary_crossentropy "
+                                 f"with {k} outputs (an indicator matrix), got {y.shape}")
+            if not np.issubdtype(y.dtype, np.number) or not np.all((y >= 0) & (y <= 1)):
+                raise ValueError("MLP: y must be in [0, 1] for binary_crossentropy")
+            return np.ascontiguousarray(y, dtype=self.dtype)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.shape != (n,):
@@ -589,16 +714,31 @@ class MLP:
         return np.ascontiguousarray(y[:, None], dtype=self.dtype)
 
     # -- the public computations ------------------------------------------------
-    def loss_and_grad(self, X, y):
-        """Mean loss over the batch; overwrites ``self.grads`` with its gradient."""
+    def loss_and_grad(self, X, y, sample_weight=None):
+        """Mean loss over the batch; overwrites ``self.grads`` with its gradient.
+
+        With ``sample_weight`` s the mean is weighted: sum_i s_i loss_i / sum_i s_i
+        (as scikit-learn). X may be a SciPy sparse matrix.
+        """
         X = self.check_X(X)
         Y = self.check_y(y, X.shape[0])
-        return self._loss_and_grad(X, Y, np.arange(X.shape[0]))
+        sw = self.check_sample_weight(sample_weight, X.shape[0])
+        return self._loss_and_grad(X, Y, np.arange(X.shape[0]), sw)
 
-    def _loss_and_grad(self, X, Y, idx):
-        """Unchecked fast path for the trainer: X, Y already checked, rows idx."""
+    def _loss_and_grad(self, X, Y, idx, sample_weight=None):
+        """Unchecked fast path for the trainer: X, Y (and weights) already checked, rows idx."""
+        sw = _NO_WEIGHTS[self.dtype] if sample_weight is None else sample_weight
+        X, csr = self._split_input(X)
+        b = self._workspace(idx.shape[0], sparse=bool(csr[2].size))
         return _loss_and_grad(self.params, self.grads, self.layout, self._act_code,
-                              self._loss_code, X, Y, idx, self._workspace(idx.shape[0]))
+                              self._loss_code, X, csr, Y, sw, idx,
+                              b.Xb, b.Yb, b.w, b.work)
+
+    def _split_input(self, X):
+        """(dense X or placeholder, (data, indices, indptr) or empty arrays) for the kernel."""
+        if _is_sparse(X):
+            return _placeholder(self.dtype, X.shape[1]), (X.data, X.indices, X.indptr)
+        return X, _NO_CSR[self.dtype]
 
     def forward(self, X, batch_size=4096):
         """Outputs of the last (linear) layer: logits or regression values, (n, n_out)."""
@@ -607,43 +747,51 @@ class MLP:
 
     def _forward(self, X, batch_size=4096):
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
+        Xd, csr = self._split_input(X)
         for s in range(0, X.shape[0], batch_size):
-            Xb = X[s:s + batch_size]
-            n = Xb.shape[0]
-            work = self._workspace(n)
-            start = n * (self.layer_sizes[0] + self._target_width())
-            out[s:s + n] = _forward(self.params, self.layout, self._act_code, Xb, work, start)
+            idx = np.arange(s, min(s + batch_size, X.shape[0]))
+            b = self._workspace(idx.shape[0], sparse=bool(csr[2].size))
+            out[s:s + idx.shape[0]] = _predict_batch(
+                self.params, self.layout, self._act_code, Xd, csr, idx, b.Xb, b.work)
         return out
 
-    def loss_value(self, X, y):
+    def loss_value(self, X, y, sample_weight=None):
         """Mean loss without touching ``grads`` (for validation sets)."""
         X = self.check_X(X)
         Y = self.check_y(y, X.shape[0])
-        return self._loss_value(X, Y)
+        sw = self.check_sample_weight(sample_weight, X.shape[0])
+        return self._loss_value(X, Y, sample_weight=sw if sw.size else None)
 
-    def _loss_value(self, X, Y, batch_size=4096):
-        total = 0.0
+    def _loss_value(self, X, Y, batch_size=4096, sample_weight=None):
         Z = self._forward(X, batch_size)
         D = np.empty_like(Z)
-        for s in range(0, X.shape[0], batch_size):
-            Zb = Z[s:s + batch_size]
-            total += _loss(self._loss_code, Zb, Y[s:s + batch_size], D[s:s + batch_size]) \
-                * Zb.shape[0]
-        return total / X.shape[0]
+        n = X.shape[0]
+        if sample_weight is None:
+            w = np.full(n, 1.0 / n, dtype=self.dtype)
+        else:
+            w = (sample_weight / sample_weight.sum(dtype=np.float64)).astype(self.dtype)
+        return _weighted_loss(self._loss_code, Z, Y, w, D)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n, n_classes), for the classification losses."""
+        """Class probabilities, shape (n, n_classes), for the classification losses.
+
+        binary_crossentropy with k > 1 outputs (multilabel): one sigmoid per label,
+        shape (n, k).
+        """
         if not self.is_classifier:
             raise ValueError(f"MLP: predict_proba needs a classification loss, got {self.loss}")
-        return probabilities(self.forward(X))
+        Z = self.forward(X)
+        if self.loss == "binary_crossentropy" and Z.shape[1] > 1:
+            return 1.0 / (1.0 + np.exp(-Z.astype(np.float64)))
+        return probabilities(Z)
 
     def predict(self, X):
-        """Class labels 0..k-1 for classification; values for mse ((n,) if one output)."""
+        """Class labels 0..k-1 (indicator rows when multilabel); values for mse."""
         Z = self.forward(X)
         if self.loss == "softmax_crossentropy":
             return Z.argmax(axis=1)
         if self.loss == "binary_crossentropy":
-            return (Z[:, 0] > 0).astype(np.int64)
+            return (Z > 0).astype(np.int64) if Z.shape[1] > 1 else (Z[:, 0] > 0).astype(np.int64)
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
 
@@ -663,3 +811,16 @@ def _is_dtype(dtype):
         return True
     except TypeError:
         return False
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def _placeholder(dtype, n_in):
+    return np.zeros((0, n_in), dtype=dtype)
+
+
+_NO_WEIGHTS = {np.dtype(t): np.zeros(0, dtype=t) for t in ("float32", "float64")}
+_NO_CSR = {np.dtype(t): (np.zeros(0, dtype=t), np.zeros(0, dtype=np.int32),
+                         np.zeros(0, dtype=np.int32)) for t in ("float32", "float64")}

@@ -82,7 +82,13 @@ def test_initialisation_by_activation():
     assert glorot.max() <= limit and glorot.min() >= -limit and glorot.max() > 0.95 * limit
     forced = mt.MLP([big, big, 2], activation="tanh", init="he", seed=0).layers[0].W
     assert abs(forced.std() - np.sqrt(2 / big)) < 0.05 * np.sqrt(2 / big)
-    assert not mt.MLP([3, 4, 2]).layers[0].b.any()
+    assert not mt.MLP([3, 4, 2], bias_init="zeros").layers[0].b.any()
+    b = mt.MLP([big, 4000, 2], seed=0).layers[0].b             # torch nn.Linear: U(+-1/sqrt(n_in))
+    assert b.max() <= 1 / np.sqrt(big) and b.min() >= -1 / np.sqrt(big)
+    assert b.max() > 0.95 / np.sqrt(big) and b.min() < -0.95 / np.sqrt(big)
+    np.testing.assert_array_equal(mt.MLP([3, 4, 2], seed=3).params[~mt.MLP([3, 4, 2]).bias_mask],
+                                  mt.MLP([3, 4, 2], seed=3, bias_init="zeros").params[
+                                      ~mt.MLP([3, 4, 2]).bias_mask])   # weights unchanged
 
 
 def test_same_seed_same_weights_other_seed_differs():
@@ -149,9 +155,9 @@ def test_workspace_reused_per_batch_size():
     X, y = make_batch("softmax_crossentropy", n=12)
     model = mt.MLP([4, 5, 3])
     model.loss_and_grad(X, y)
-    work = model._work[12]
+    work = model._work[(12, False)]
     model.loss_and_grad(X, y)
-    assert model._work[12] is work
+    assert model._work[(12, False)] is work
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -161,7 +167,6 @@ def test_workspace_reused_per_batch_size():
     (dict(layer_sizes=[4, 3], loss="hinge"), "loss must be one of"),
     (dict(layer_sizes=[4, 3], dtype="float16"), "dtype must be one of float32, float64"),
     (dict(layer_sizes=[4, 3], init="xavier"), "init must be one of he, glorot, lecun"),
-    (dict(layer_sizes=[4, 3], loss="binary_crossentropy"), "needs 1 output unit, got 3"),
     (dict(layer_sizes=[4, 1]), "softmax_crossentropy needs >= 2 output units"),
 ])
 def test_constructor_errors(kwargs, message):
