@@ -76,40 +76,6 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 
 
 # ---------------------------------------------------------------- small helpers
-def _epoch_rows(seed, epoch, n):
-    """Row order that makes ``train.fit``'s first epoch visit the rows of epoch ``epoch``.
-
-    ``train.fit`` always starts at epoch 0 and shuffles it with
-    ``default_rng([seed, 0]).permutation(n)``. Handing it the rows ``X[rows]`` with
-    ``rows[first] = wanted`` makes its minibatch ``X[rows][first[i]]`` equal
-    ``X[wanted[i]]``: exactly the minibatches of epoch ``epoch`` of a longer run.
-    (A ``start_epoch`` argument of ``train.fit`` would make this unnecessary.)
-    """
-    first = np.random.default_rng([seed, 0]).permutation(n)
-    wanted = np.random.default_rng([seed, epoch]).permutation(n)
-    rows = np.empty(n, dtype=np.intp)
-    rows[first] = wanted
-    return rows
-
-
-class _FromStep:
-    """A schedule seen from step ``offset`` on: ``lr(step) = base.lr(offset + step)``."""
-
-    def __init__(self, base, offset):
-        self.base, self.offset = base, offset
-        if hasattr(base, "observe"):            # plateau: the trainer feeds it per epoch
-            self.observe = base.observe
-
-    def lr(self, step):
-        return self.base.lr(self.offset + step)
-
-    def momentum(self, step):
-        return self.base.momentum(self.offset + step)
-
-    def state_dict(self):
-        return self.base.state_dict()
-
-
 def _seed(random_state):
     """An int seed >= 0: ``random_state`` itself when it is an int, else drawn from it."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
@@ -146,7 +112,8 @@ class _MinitrainEstimator(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(64,), activation="relu", optimizer="adam",
                  lr=None, optimizer_params=None, schedule=None, schedule_params=None,
                  batch_size=32, epochs=100, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, random_state=None, dtype=None, verbose=False):
+                 n_iter_no_change=10, random_state=None, dtype=None, verbose=False,
+                 on_diverge="stop"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -162,6 +129,7 @@ class _MinitrainEstimator(BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.on_diverge = on_diverge
 
     # -- subclass hooks: targets ----------------------------------------------------
     def _targets(self, y, first, classes=None):
@@ -188,6 +156,7 @@ class _MinitrainEstimator(BaseEstimator):
         check_range("validation_fraction", self.validation_fraction, 0.0, 1.0, owner=owner,
                     lo_open=True, hi_open=True)
         check_choice("optimizer", self.optimizer, tuple(optim.names()), owner=owner)
+        check_choice("on_diverge", self.on_diverge, ("stop", "rollback"), owner=owner)
         if self.schedule is not None:
             check_choice("schedule", self.schedule, tuple(schedules.names()), owner=owner)
         activation = ACTIVATION_ALIASES.get(self.activation, self.activation)
@@ -265,7 +234,7 @@ class _MinitrainEstimator(BaseEstimator):
         history = train_fit(self.model_, self.optimizer_, (X, Y), val, epochs=self.epochs,
                             batch_size=self.batch_size, schedule=self.schedule_,
                             seed=self._seed, early_stopping=early,
-                            progress=bool(self.verbose))
+                            progress=bool(self.verbose), on_diverge=self.on_diverge)
         self.history_.rows.extend(history.rows)
         self._step = history.rows[-1]["step"]
         self._set_curves(early)
@@ -284,12 +253,11 @@ class _MinitrainEstimator(BaseEstimator):
         if first:
             self._build(X, loss, n_out, _seed(self.random_state))
         epoch, step = len(self.history_), self._step
-        rows = _epoch_rows(self._seed, epoch, X.shape[0])
-        schedule = None if self.schedule_ is None else _FromStep(self.schedule_, step)
-        history = train_fit(self.model_, self.optimizer_, (X[rows], Y[rows]), epochs=1,
-                            batch_size=self.batch_size, schedule=schedule, seed=self._seed,
-                            progress=False)
-        row = dict(history.rows[0], epoch=epoch + 1, step=step + history.rows[0]["step"])
+        history = train_fit(self.model_, self.optimizer_, (X, Y), epochs=epoch + 1,
+                            batch_size=self.batch_size, schedule=self.schedule_,
+                            seed=self._seed, progress=False, on_diverge=self.on_diverge,
+                            start_epoch=epoch, start_step=step)
+        row = dict(history.rows[-1])
         self.history_.rows.append(row)
         if self.verbose:
             print(f"epoch {row['epoch']}  step {row['step']}  train_loss "
@@ -313,9 +281,15 @@ class _MinitrainEstimator(BaseEstimator):
 
     def _outputs(self, X):
         """Outputs of the network's last layer for checked X, as float64."""
+        return self._outputs_and_dtype(X)[0]
+
+    def _outputs_and_dtype(self, X):
+        """(last-layer outputs as float64, the dtype predictions are returned in:
+        float32 when both X and the network are float32, else float64)."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        return self.model_.forward(X).astype(np.float64)
+        return (self.model_.forward(X).astype(np.float64),
+                np.result_type(X.dtype, self.model_.dtype))
 
     # -- pickling: the MLP's views and the compiled kernels are rebuilt, not pickled -----
     def __getstate__(self):
@@ -356,7 +330,7 @@ class MinitrainClassifier(ClassifierMixin, _MinitrainEstimator):
         A name from :func:`minitrain.optim.names`.
     lr : float or None, default=None
         Learning rate (``max_lr`` of ``onecycle``); None takes minitrain's per-optimizer
-        default, ``minitrain.runs.DEFAULT_LR`` (1e-3 for adam and nadam).
+        default, ``minitrain.optim.default_lr(name)`` (1e-3 for adam and nadam).
     optimizer_params : dict or None, default=None
         Other optimizer hyperparameters, e.g. ``{"weight_decay": 1e-4, "beta2": 0.99}``.
     schedule : str or None, default=None
@@ -387,6 +361,10 @@ class MinitrainClassifier(ClassifierMixin, _MinitrainEstimator):
         order).
     verbose : bool, default=False
         Print one line per epoch (on stderr).
+    on_diverge : {"stop", "rollback"}, default="stop"
+        The trainer's choice when the loss becomes NaN/inf: "stop" raises
+        ``minitrain.train.TrainingDiverged`` (a ValueError, as scikit-learn raises);
+        "rollback" restores the last epoch, halves the learning rate and carries on.
 
     Attributes
     ----------
@@ -423,6 +401,10 @@ class MinitrainClassifier(ClassifierMixin, _MinitrainEstimator):
     def _targets(self, y, first, classes=None):
         owner = type(self).__name__
         check_classification_targets(y)             # y is 1-D here (validate_data)
+        if not first and classes is not None and not np.array_equal(
+                np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"{owner}: classes={np.unique(classes).tolist()} is not the "
+                             f"same as on the first partial_fit call ({self.classes_.tolist()})")
         if first:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
             if len(self.classes_) < 2:
@@ -502,14 +484,14 @@ class MinitrainRegressor(RegressorMixin, _MinitrainEstimator):
                  lr=None, optimizer_params=None, schedule=None, schedule_params=None,
                  batch_size=32, epochs=100, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, random_state=None, dtype=None, verbose=False,
-                 standardize_y=True):
+                 on_diverge="stop", standardize_y=True):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,
             schedule=schedule, schedule_params=schedule_params, batch_size=batch_size,
             epochs=epochs, early_stopping=early_stopping,
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
-            random_state=random_state, dtype=dtype, verbose=verbose)
+            random_state=random_state, dtype=dtype, verbose=verbose, on_diverge=on_diverge)
         self.standardize_y = standardize_y
 
     def __sklearn_tags__(self):
@@ -545,5 +527,6 @@ class MinitrainRegressor(RegressorMixin, _MinitrainEstimator):
 
     def predict(self, X):
         """Predicted targets: shape (n_samples,), or (n_samples, n_outputs) for 2-D y."""
-        Z = self._outputs(X) * self.target_scale_ + self.target_mean_
+        Z, dtype = self._outputs_and_dtype(X)
+        Z = (Z * self.target_scale_ + self.target_mean_).astype(dtype, copy=False)
         return Z[:, 0] if self._y_1d else Z

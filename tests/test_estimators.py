@@ -11,7 +11,7 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_diabetes, load_digits, make_classification, make_regression
+from sklearn.datasets import load_diabetes, load_digits, load_iris, make_classification, make_regression
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import (GridSearchCV, KFold, StratifiedKFold, cross_val_score,
@@ -27,7 +27,8 @@ from minitrain.nn import MLP
 
 PARAMS = ["hidden_layer_sizes", "activation", "optimizer", "lr", "optimizer_params",
           "schedule", "schedule_params", "batch_size", "epochs", "early_stopping",
-          "validation_fraction", "n_iter_no_change", "random_state", "dtype", "verbose"]
+          "validation_fraction", "n_iter_no_change", "random_state", "dtype", "verbose",
+          "on_diverge"]
 
 
 # ---------------------------------------------------------------- references
@@ -456,3 +457,33 @@ def test_feature_names_in():
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     clf = MinitrainClassifier(epochs=1).fit(frame, y)
     assert list(clf.feature_names_in_) == list(frame.columns)
+
+
+def test_partial_fit_with_conflicting_classes_raises_as_scikit_learn():
+    X, y = load_iris(return_X_y=True)
+    clf = MinitrainClassifier(epochs=1, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    clf.partial_fit(X, y, classes=[2, 1, 0])                  # the same set: fine
+    with pytest.raises(ValueError, match=r"classes=\[1, 2, 3\] is not the same"):
+        clf.partial_fit(X, y, classes=[1, 2, 3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_regressor_predictions_follow_the_dtype_of_X(dtype):
+    X, y = load_diabetes(return_X_y=True)
+    reg = MinitrainRegressor(hidden_layer_sizes=(4,), epochs=2, random_state=0)
+    pred = reg.fit(X.astype(dtype), y).predict(X.astype(dtype))
+    assert pred.dtype == dtype and reg.model_.dtype == dtype
+
+
+def test_divergence_is_a_value_error_and_on_diverge_is_passed_on():
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(hidden_layer_sizes=(8,), optimizer="sgd", lr=1e6, epochs=3,
+                  standardize_y=False, random_state=0)
+    with pytest.raises(ValueError, match="diverge"):
+        MinitrainRegressor(**params).fit(X, y)
+    with pytest.raises(ValueError, match="on_diverge must be one of stop, rollback"):
+        MinitrainRegressor(**params, on_diverge="ignore").fit(X, y)
+    rolled = MinitrainRegressor(**params, on_diverge="rollback")
+    with pytest.raises(ValueError, match="diverge"):          # lr 1e6 halved 3 times: still NaN
+        rolled.fit(X, y)
