@@ -3,7 +3,9 @@
 Needs ``pip install torch==2.13.0`` (CPU). Never imported by minitrain or its tests.
 Writes ``tests/goldens/nn_<activation>_<loss>.npz`` holding, in minitrain's fixed
 layout ``W1, b1, W2, b2, ...`` (W of shape (n_in, n_out), i.e. torch's weight.T):
-``sizes``, ``params``, ``X``, ``y``, ``loss`` and ``grads``, all float64.
+``sizes``, ``params``, ``X``, ``y``, ``loss`` and ``grads``, all float64; and
+``nn_weighted_<loss>_<k>.npz`` (plus ``sample_weight``): the weighted mean loss,
+multilabel binary cross-entropy (k > 1) and multi-output mse.
 """
 from __future__ import annotations
 
@@ -60,8 +62,56 @@ def golden(activation, loss, seed):
                 grads=flat(lambda t: t.grad.numpy()))
 
 
+def weighted_golden(loss, k, seed):
+    """Weighted mean loss (sum_i s_i loss_i / sum_i s_i, scikit-learn's sample_weight)
+    from torch's per-sample losses (reduction="none"); binary_crossentropy with k > 1
+    outputs is multilabel (indicator y, mean over the k units as BCEWithLogitsLoss)."""
+    import torch
+    import torch.nn.functional as F
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    sizes = SIZES_HIDDEN + [k]
+    mods = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
+        mods.append(lin)
+        if i < len(sizes) - 2:
+            mods.append(torch.nn.Tanh())
+    net = torch.nn.Sequential(*mods)
+    X = rng.normal(size=(N, sizes[0])) * 1.5
+    sw = rng.uniform(0.0, 3.0, N)
+    out = net(torch.tensor(X))
+    if loss == "softmax_crossentropy":
+        y = rng.integers(0, k, N).astype(np.float64)
+        per = F.cross_entropy(out, torch.tensor(y).long(), reduction="none")
+    elif loss == "binary_crossentropy":
+        y = rng.integers(0, 2, (N, k)).astype(np.float64)
+        per = F.binary_cross_entropy_with_logits(out, torch.tensor(y),
+                                                 reduction="none").mean(dim=1)
+    else:
+        y = rng.normal(size=(N, k))
+        per = F.mse_loss(out, torch.tensor(y), reduction="none").mean(dim=1)
+    w = torch.tensor(sw)
+    value = (per * w).sum() / w.sum()
+    value.backward()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    flat = lambda get: np.concatenate(  # noqa: E731
+        [np.concatenate([get(m.weight).T.ravel(), get(m.bias)]) for m in linears])
+    return dict(sizes=np.array(sizes), X=X, y=y, sample_weight=sw,
+                loss=np.float64(value.item()), params=flat(lambda t: t.detach().numpy()),
+                grads=flat(lambda t: t.grad.numpy()))
+
+
+#: (loss, output units) of the weighted / multilabel / multi-output goldens
+WEIGHTED = [("softmax_crossentropy", 3), ("binary_crossentropy", 1),
+            ("binary_crossentropy", 4), ("mse", 1), ("mse", 3)]
+
+
 def main(outdir: pathlib.Path):
     outdir.mkdir(parents=True, exist_ok=True)
+    for seed, (loss, k) in enumerate(WEIGHTED):
+        np.savez_compressed(outdir / f"nn_weighted_{loss}_{k}.npz",
+                            **weighted_golden(loss, k, 100 + seed))
     for seed, activation in enumerate(ACTIVATIONS):
         for loss in LOSSES:
             np.savez_compressed(outdir / f"nn_{activation}_{loss}.npz",

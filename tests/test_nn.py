@@ -203,3 +203,99 @@ def test_bias_mask_and_param_blocks_follow_the_flat_layout():
     expected[12:16] = expected[24:26] = True
     np.testing.assert_array_equal(model.bias_mask, expected)
     assert not model.bias_mask.flags.writeable
+
+
+WEIGHTED = [("softmax_crossentropy", 3), ("binary_crossentropy", 1),
+            ("binary_crossentropy", 4), ("mse", 1), ("mse", 3)]
+
+
+@pytest.mark.parametrize("loss, k", WEIGHTED)
+def test_weighted_multilabel_multioutput_match_pytorch_golden(loss, k):
+    """sum_i s_i loss_i / sum_i s_i from torch's reduction="none" (scripts/goldens_nn.py)."""
+    g = np.load(GOLDENS / f"nn_weighted_{loss}_{k}.npz")
+    model = mt.MLP(list(g["sizes"]), activation="tanh", loss=loss, dtype="float64")
+    model.params[:] = g["params"]
+    value = model.loss_and_grad(g["X"], g["y"], sample_weight=g["sample_weight"])
+    assert value == pytest.approx(float(g["loss"]), rel=1e-12)
+    np.testing.assert_allclose(model.grads, g["grads"], rtol=1e-10,
+                               atol=1e-12 * np.abs(g["grads"]).max())
+    assert model.loss_value(g["X"], g["y"], sample_weight=g["sample_weight"]) == \
+        pytest.approx(value, rel=1e-12)
+
+
+def _targets(loss, k, n, rng):
+    if loss == "softmax_crossentropy":
+        return rng.integers(0, k, n)
+    if loss == "binary_crossentropy":
+        return rng.integers(0, 2, (n, k)) if k > 1 else rng.integers(0, 2, n)
+    return rng.normal(size=(n, k))
+
+
+@pytest.mark.parametrize("loss, k", WEIGHTED)
+def test_weighted_losses_finite_differences(loss, k):
+    rng = np.random.default_rng(5)
+    X, y, sw = rng.normal(size=(9, 4)), _targets(loss, k, 9, rng), rng.uniform(0, 2, 9)
+    model = mt.MLP([4, 5, k], activation="gelu", loss=loss, dtype="float64", seed=2)
+    model.loss_and_grad(X, y, sample_weight=sw)
+    grads, h = model.grads.copy(), 1e-6
+    for i in range(model.n_params):
+        keep = model.params[i]
+        model.params[i] = keep + h
+        up = model.loss_value(X, y, sample_weight=sw)
+        model.params[i] = keep - h
+        down = model.loss_value(X, y, sample_weight=sw)
+        model.params[i] = keep
+        assert (up - down) / (2 * h) == pytest.approx(grads[i], rel=1e-6, abs=1e-9)
+
+
+def test_sample_weight_semantics():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 4)), rng.integers(0, 3, 10)
+    model = mt.MLP([4, 6, 3], dtype="float64")
+    plain = model.loss_and_grad(X, y)
+    g = model.grads.copy()
+    assert model.loss_and_grad(X, y, sample_weight=np.full(10, 2.5)) == pytest.approx(plain)
+    np.testing.assert_allclose(model.grads, g, rtol=1e-13)
+    twice = np.r_[np.arange(10), 0, 0]                  # weight 3 == the row three times
+    w = np.ones(10)
+    w[0] = 3
+    assert model.loss_and_grad(X, y, sample_weight=w) == pytest.approx(
+        model.loss_and_grad(X[twice], y[twice]), rel=1e-13)
+    for bad in (np.ones(9), -np.ones(10), np.zeros(10), np.full(10, np.nan)):
+        with pytest.raises(ValueError, match="sample_weight"):
+            model.loss_and_grad(X, y, sample_weight=bad)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_equals_dense(dtype, fmt):
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(1)
+    X = sparse.random(40, 30, density=0.1, format=fmt, random_state=1, dtype=np.float64)
+    y = rng.integers(0, 3, 40)
+    model = mt.MLP([30, 8, 7, 3], dtype=dtype, seed=4)
+    value = model.loss_and_grad(X, y)
+    g = model.grads.copy()
+    assert model.loss_and_grad(X.toarray(), y) == pytest.approx(value, rel=1e-6)
+    np.testing.assert_allclose(model.grads, g, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(model.forward(X), model.forward(X.toarray()), rtol=1e-5,
+                               atol=1e-6)
+    assert model.forward(X).dtype == dtype and g.dtype == dtype
+    idx = np.array([3, 3, 17, 0])                     # the trainer's path: rows by index
+    Xc = model.check_X(X)
+    assert sparse.issparse(Xc) and Xc.format == "csr"
+    model._loss_and_grad(Xc, model.check_y(y, 40), idx)
+    g_rows = model.grads.copy()
+    model.loss_and_grad(X.toarray()[idx], y[idx])
+    np.testing.assert_allclose(g_rows, model.grads, rtol=1e-5, atol=1e-7)
+
+
+def test_multilabel_predictions():
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(20, 4)), rng.integers(0, 2, (20, 3))
+    model = mt.MLP([4, 5, 3], loss="binary_crossentropy", dtype="float64")
+    Z = model.forward(X)
+    np.testing.assert_array_equal(model.predict(X), (Z > 0).astype(int))
+    np.testing.assert_allclose(model.predict_proba(X), 1 / (1 + np.exp(-Z)))
+    with pytest.raises(ValueError, match=r"shape \(20, 3\) for binary_crossentropy"):
+        model.loss_and_grad(X, Y[:, 0])
