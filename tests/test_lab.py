@@ -459,7 +459,7 @@ def test_cli_paths_plot_without_matplotlib(tmp_path, monkeypatch):
     (["--optimizers", "sgd,sgd"], "names an optimizer twice"),
     (["--lr", "adam:0.1"], "expected NAME=VALUE"),
     (["--lr", "adam=fast"], "expected NAME=VALUE"),
-    (["--lr", "adam=-1"], "must be > 0"),
+    (["--lr", "adam=-1"], "> 0, got 'adam=-1'"),
     (["--lr", "0.1,0.2"], "a bare VALUE given twice"),
     (["--lr", "nadam=0.1"], "nadam is not among --optimizers"),
     (["--start", "1"], "must be two numbers X,Y"),
