@@ -250,7 +250,7 @@ def explain_backprop_command(sizes, activation, loss, samples, seed, digits, eps
 
     For each layer: the chain-rule equation and the numbers Z, A (forward), then
     delta = dloss/dZ, dW, db and the delta handed down (backward). The inputs are
-    rounded (X to 1 decimal, the weights to 2) so every step can be redone by hand.
+    rounded (X to 1 decimal, weights and biases to 2) so every step can be redone by hand.
     Two checks end it: the MLP's own compiled backprop (MLP.loss_and_grad) gives the
     same dW and db, and central finite differences agree for the largest entries.
 

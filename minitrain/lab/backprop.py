@@ -195,10 +195,10 @@ class BackpropExplanation:
         arch = " -> ".join(map(str, self.sizes))
         out += [f"Backprop in numbers: MLP {arch}, {act}, {self.loss}, "
                 f"{n} sample{'s' if n > 1 else ''}",
-                "X is rounded to 1 decimal and the weights to 2, so every step can be",
-                "redone by hand; everything after them is computed in float64 and shown",
-                f"with {digits} significant digits. Rows are samples; W_l has one row per",
-                "input and one column per unit of layer l.", "", "Inputs"]
+                "X is rounded to 1 decimal, the weights and biases to 2, so every step",
+                "can be redone by hand; everything after them is computed in float64 and",
+                f"shown with {digits} significant digits. Rows are samples; W_l has one row",
+                "per input and one column per unit of layer l.", "", "Inputs"]
         for name in ["X", "y"] + [f"{p}{l}" for l in range(1, L + 1) for p in "Wb"]:
             show(name)
         out += ["", "Forward pass: Z_l = A_(l-1) W_l + b_l, A_l = f(Z_l), A_0 = X"]
