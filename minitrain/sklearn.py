@@ -15,7 +15,8 @@ runs against them: tests/test_sklearn_mlp.py). What changes is the engine:
   kernel) and one compiled optimizer step over the flat array;
 - ``solver`` also takes every minitrain optimizer name (``minitrain.optim.names()``),
   ``learning_rate`` every minitrain schedule name (``minitrain.schedules.names()``;
-  built with ``lr=learning_rate_init`` and ``total_steps = max_iter * batches per epoch``);
+  built with ``lr=learning_rate_init`` and ``total_steps = max_iter * batches per epoch``,
+  other parameters in a spec string: ``learning_rate="exponential:steps=500,rate=0.5"``);
   ``activation`` every minitrain activation (``"logistic"`` is minitrain's ``sigmoid``).
 
 The objective is scikit-learn's, term for term (n is the batch size, or the sum of
@@ -69,13 +70,23 @@ _OUTPUT_LOSS = {"softmax": "softmax_crossentropy", "logistic": "binary_crossentr
                 "identity": "mse"}
 
 
+class _SpecOptions(StrOptions):
+    """A registry name, optionally with parameters: ``"exponential:steps=100"``."""
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, str) and val.split(":", 1)[0] in self.options
+
+    def __str__(self):
+        return super().__str__() + ' (schedules may add ":key=value,...")'
+
+
 def _extended_constraints(base):
     """scikit-learn's parameter constraints plus minitrain's registry names."""
     c = dict(base)
     c["activation"] = [StrOptions({"identity", "logistic", "tanh", "relu"}
                                   | set(ACTIVATIONS))]
     c["solver"] = [StrOptions({"lbfgs", "sgd", "adam"} | set(optim.names()))]
-    c["learning_rate"] = [StrOptions(set(_SKLEARN_LR) | set(schedules.names()))]
+    c["learning_rate"] = [_SpecOptions(set(_SKLEARN_LR) | set(schedules.names()))]
     return c
 
 
@@ -99,11 +110,11 @@ class _Stepper:
 
     def __init__(self, est, n_steps_per_epoch):
         self.learning_rate_init = self.learning_rate = float(est.learning_rate_init)
+        name = getattr(est, "_mt_solver", est.solver)
         # scikit-learn's Adam ignores learning_rate (its lr rules are for sgd only)
-        self.lr_schedule = "constant" if est.solver == "adam" else est.learning_rate
+        self.lr_schedule = "constant" if name == "adam" else est.learning_rate
         self.power_t = est.power_t
         self.step = 0
-        name = est.solver
         if name == "sgd":
             self._spec = (optim.SGD, dict(
                 lr=self.learning_rate, momentum=est.momentum,
@@ -122,7 +133,8 @@ class _Stepper:
         self.opt = self._spec[0](**self._spec[1])
         self.schedule = None
         if est.learning_rate not in _SKLEARN_LR:
-            self.schedule = schedules.build(est.learning_rate, lr=self.learning_rate,
+            name, params = schedules.parse_spec(est.learning_rate)
+            self.schedule = schedules.build(name, params, lr=self.learning_rate,
                                             total_steps=max(1, est.max_iter * n_steps_per_epoch))
 
     def __getstate__(self):               # compiled kernels do not pickle: keep the state
@@ -139,6 +151,9 @@ class _Stepper:
     def update(self, params, grads):
         if self.schedule is not None:
             self.learning_rate = float(self.schedule.lr(self.step))
+            m = self.schedule.momentum(self.step)
+            if m is not None and self.opt.momentum_attr is not None:
+                self.opt.set_momentum(m)        # onecycle/cyclic: momentum or beta1
         self.opt.lr = self.learning_rate
         self.opt.step(params, grads)
         self.step += 1
@@ -225,6 +240,22 @@ class _MinitrainMLP:
         return value + 0.5 * c * sq
 
     # -- the hooks scikit-learn's fit calls ---------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        """scikit-learn's _fit; a minitrain optimizer name takes its stochastic path."""
+        solver = self._mt_solver = self.solver
+        if solver in ("sgd", "adam", "lbfgs"):
+            return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
+        self.solver = "sgd"              # scikit-learn's _fit knows sgd, adam, lbfgs only
+        try:
+            return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
+        finally:
+            self.solver = solver
+
+    def _check_solver(self):
+        if self.solver == "lbfgs":
+            return super()._check_solver()
+        return True
+
     def _forward_pass_fast(self, X, check_input=True):
         if self._uses_numpy_path():
             return super()._forward_pass_fast(X, check_input)
