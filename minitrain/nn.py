@@ -304,10 +304,9 @@ def _loss(code, Z, Y, D):
 
 
 # ---------------------------------------------------------------------------
-# The compiled step. `layout[l] = (W start, b start, n_in, n_out)` in `params`.
+# The compiled step. `layout[l] = (W start, b start, n_in, n_out, units before l)`.
 # The buffers of one batch size n live in one flat array `work` (one argument to
-# pass, cheap to call); :func:`_layer_views` names its parts per layer: Z[l], A[l],
-# D[l], each (n, n_out of layer l), lists indexed by the layer number.
+# pass, cheap to call); :func:`_views` names layer l's parts: Z_l, A_l, D_l.
 # The input X is dense (rows gathered into Xb), or sparse CSR given as
 # csr = (data, indices, indptr); the first layer then multiplies the stored
 # entries only, and the dense X passed is a (0, n_in) placeholder.
@@ -320,18 +319,16 @@ def _weights(params, layout, l):
 
 
 @njit(**JIT)
-def _layer_views(work, layout, n):
-    """Per-layer views Z[l], A[l], D[l] (each (n, n_out_l)) into the flat buffer `work`."""
-    Z, A, D = [], [], []
-    size = n * layout[:, 3].sum()                        # length of each of Z, A, D
-    o = 0
-    for l in range(layout.shape[0]):
-        k = n * layout[l, 3]
-        Z.append(work[o: o + k].reshape((n, layout[l, 3])))
-        A.append(work[size + o: size + o + k].reshape((n, layout[l, 3])))
-        D.append(work[2 * size + o: 2 * size + o + k].reshape((n, layout[l, 3])))
-        o += k
-    return Z, A, D
+def _views(work, layout, n, l):
+    """Layer l's buffers Z_l, A_l, D_l, each (n, n_out of layer l), as views into `work`.
+
+    `work` holds Z of every layer, then A of every layer, then D of every layer;
+    ``layout[l, 4]`` counts the units of the layers before l (where l's columns start).
+    """
+    size = n * (layout[-1, 4] + layout[-1, 3])           # length of each of Z, A, D
+    o, k, shape = n * layout[l, 4], n * layout[l, 3], (n, layout[l, 3])
+    return (work[o: o + k].reshape(shape), work[size + o: size + o + k].reshape(shape),
+            work[2 * size + o: 2 * size + o + k].reshape(shape))
 
 
 @njit(**JIT)
@@ -373,20 +370,22 @@ def _first_layer_grad(grads, layout, csr, idx, Xb, D0):
 
 
 @njit(**JIT)
-def _forward(params, layout, act, Z, A):
-    """Forward pass from Z[0] = X W_1 (already computed). Returns the logits Z_L."""
+def _forward(params, layout, act, work, n):
+    """Forward pass from Z_1 = X W_1 (already in place). Returns the logits Z_L."""
     last = layout.shape[0] - 1
+    A_prev = work[:0].reshape((0, 0))                    # set before use (l > 0)
     for l in range(last + 1):
         W, b = _weights(params, layout, l)
-        Z_l = Z[l]
+        Z_l, A_l, _ = _views(work, layout, n, l)
         if l > 0:
-            np.dot(A[l - 1], W, Z_l)                     # Z_l = A_{l-1} W_l
-        for i in range(Z_l.shape[0]):
+            np.dot(A_prev, W, Z_l)                       # Z_l = A_{l-1} W_l
+        for i in range(n):
             for j in range(Z_l.shape[1]):
                 Z_l[i, j] += b[j]                        #      + b_l
         if l < last:                                     # A_l = f(Z_l)
-            _activate(act, Z_l.reshape(Z_l.size), A[l].reshape(Z_l.size))
-    return Z[last]
+            _activate(act, Z_l.reshape(Z_l.size), A_l.reshape(Z_l.size))
+        A_prev = A_l
+    return Z_l
 
 
 @njit(**JIT)
@@ -397,23 +396,27 @@ def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb,
     `grads`. Equations: see the module docstring.
     """
     n = idx.shape[0]
-    Z, A, D = _layer_views(work, layout, n)
-    total = 0.0
-    for i in range(n):                                   # minibatch targets, weights
+    for i in range(n):                                   # minibatch targets
         Yb[i, :] = Y[idx[i], :]
-        w[i] = sw[idx[i]] if sw.size else 1.0
-        total += w[i]
-    for i in range(n):
-        w[i] /= total                                    # weights sum to 1
-    _first_layer(params, layout, X, csr, idx, Xb, Z[0])
-    Z_L = _forward(params, layout, act, Z, A)
+    if sw.size == 0:                                     # row weights, summing to 1
+        w[:] = 1.0 / n
+    else:
+        total = 0.0
+        for i in range(n):
+            w[i] = sw[idx[i]]
+            total += w[i]
+        for i in range(n):
+            w[i] /= total
     last = layout.shape[0] - 1
-    value = _weighted_loss(loss, Z_L, Yb, w, D[last])   # D_L = dLoss/dZ_L
+    _first_layer(params, layout, X, csr, idx, Xb, _views(work, layout, n, 0)[0])
+    Z_L = _forward(params, layout, act, work, n)
+    D_l = _views(work, layout, n, last)[2]
+    value = _weighted_loss(loss, Z_L, Yb, w, D_l)       # D_L = dLoss/dZ_L
     for l in range(last, -1, -1):
         dW, db = _weights(grads, layout, l)
-        D_l = D[l]
         if l > 0:
-            np.dot(A[l - 1].T, D_l, dW)                  # dW_l = A_{l-1}^T D_l
+            Z_prev, A_prev, D_prev = _views(work, layout, n, l - 1)
+            np.dot(A_prev.T, D_l, dW)                    # dW_l = A_{l-1}^T D_l
         else:
             _first_layer_grad(grads, layout, csr, idx, Xb, D_l)
         db[:] = 0.0
@@ -422,18 +425,19 @@ def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb,
                 db[j] += D_l[i, j]                       # db_l = sum_i D_l
         if l > 0:
             W, _ = _weights(params, layout, l)
-            np.dot(D_l, W.T, D[l - 1])                   # D_{l-1} = D_l W_l^T
-            _activate_grad(act, Z[l - 1].reshape(Z[l - 1].size),   # * f'(Z_{l-1})
-                           D[l - 1].reshape(Z[l - 1].size))
+            np.dot(D_l, W.T, D_prev)                     # D_{l-1} = D_l W_l^T
+            _activate_grad(act, Z_prev.reshape(Z_prev.size),   # * f'(Z_{l-1})
+                           D_prev.reshape(D_prev.size))
+            D_l = D_prev
     return value
 
 
 @njit(**JIT)
 def _predict_batch(params, layout, act, X, csr, idx, Xb, work):
     """Logits Z_L of the rows idx of X (forward only)."""
-    Z, A, _ = _layer_views(work, layout, idx.shape[0])
-    _first_layer(params, layout, X, csr, idx, Xb, Z[0])
-    return _forward(params, layout, act, Z, A)
+    n = idx.shape[0]
+    _first_layer(params, layout, X, csr, idx, Xb, _views(work, layout, n, 0)[0])
+    return _forward(params, layout, act, work, n)
 
 
 # ---------------------------------------------------------------------------
@@ -551,12 +555,13 @@ class MLP:
         if loss == "softmax_crossentropy" and n_out < 2:
             raise ValueError(f"MLP: softmax_crossentropy needs >= 2 output units, got {n_out}")
 
-        # offsets table: layout[l] = (W start, b start, n_in, n_out)
-        rows, offset = [], 0
+        # offsets table: layout[l] = (W start, b start, n_in, n_out, units before l)
+        rows, offset, units = [], 0, 0
         for n_in, n_o in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
             rows.append((offset, offset + n_in * n_o, n_in, n_o))
             offset += n_in * n_o + n_o
-        self.layout = np.array(rows, dtype=np.int64)
+        self.layout = np.array([r + (sum(self.layer_sizes[1:l + 1]),)
+                                for l, r in enumerate(rows)], dtype=np.int64)
         self.params = np.zeros(offset, dtype=self.dtype)
         self.grads = np.zeros(offset, dtype=self.dtype)
         self.layers = [
