@@ -14,14 +14,20 @@ Forward pass, for layers ``l = 1 .. L`` with ``A_0 = X``::
 
 Backward pass (the chain rule, one line per step)::
 
-    D_L     = dLoss/dZ_L                      the fused output delta, e.g. (p - y)/n
+    D_L     = dLoss/dZ_L                      the fused output delta, e.g. w (p - y)
     dW_l    = A_{l-1}^T D_l                   gradient of the weights
     db_l    = sum over the batch of D_l       gradient of the biases
     D_{l-1} = (D_l W_l^T) * f'(Z_{l-1})       delta handed to the layer below
 
+The loss is a weighted mean over the batch, ``sum_i w_i loss_i`` with row weights
+``w_i = 1/n`` (plain mean) or ``s_i / sum(s)`` for sample weights ``s`` (as
+scikit-learn), so ``w`` multiplies each row of ``D_L``.
+
 The whole step -- gather the minibatch, forward, loss, backward -- is one
 Numba-compiled function, :func:`_loss_and_grad`, working in buffers that are
-allocated once per batch size. NumPy's BLAS does the matrix products.
+allocated once per batch size. NumPy's BLAS does the matrix products. A SciPy
+sparse X (CSR) is never densified: the first layer multiplies its stored entries
+(``Z_1 = X W_1`` and ``dW_1 = X^T D_1`` touch only the non-zeros).
 
 Activations and losses are small scalar functions, each derivative next to its
 forward. Numba cannot cache a compiled function that takes other functions as
