@@ -139,7 +139,7 @@ def test_bad_arguments(kwargs, message):
 def test_public_functions_survive_importing_their_modules():
     import importlib
     for name, module in [("compare", "experiments.compare"), ("sweep", "experiments.sweep"),
-                         ("gradcheck", "gradient_check"), ("lr_find", "experiments.lrfind")]:
+                         ("gradcheck", "lab.gradient_check"), ("lr_find", "experiments.lrfind")]:
         importlib.import_module(f"minitrain.{module}")
         assert callable(getattr(mt, name)) and not isinstance(getattr(mt, name), type(mt))
 

@@ -25,8 +25,10 @@ def cli():
     \b
     Start here:
       minitrain fit --dataset digits --optimizer nadam
-      minitrain optimizers            # the nine update rules and their defaults
+      minitrain optimizers            # the update rules and their defaults
       minitrain schedules             # the learning-rate schedules
+      minitrain compare -d digits -o momentum/onecycle,momentum/constant
+      minitrain explain-backprop      # one forward and backward pass, every number
       minitrain gradcheck --dataset iris --hidden 8,8 --activation tanh
     """
 
