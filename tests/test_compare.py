@@ -28,7 +28,7 @@ def test_same_initial_weights_and_batches_within_a_seed(monkeypatch):
     alive = []
     original = MLP._loss_and_grad
 
-    def spy(self, X, Y, idx):
+    def spy(self, X, Y, idx, *rest):
         # iris runs (4 features), not compare's warm-up model; fit may warm up on one row
         if self.layer_sizes[0] == 4 and len(idx) > 1:
             log = seen.setdefault(id(self), [])
@@ -36,7 +36,7 @@ def test_same_initial_weights_and_batches_within_a_seed(monkeypatch):
             if not log:
                 log.append(hashlib.sha256(self.params.tobytes()).hexdigest())
             log.append(idx.tobytes())
-        return original(self, X, Y, idx)
+        return original(self, X, Y, idx, *rest)
 
     monkeypatch.setattr(MLP, "_loss_and_grad", spy)
     result = mt.compare("iris", OPTS, seeds=[0, 1], **SMALL)

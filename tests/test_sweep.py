@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import minitrain as mt
 from minitrain.experiments import runs
 from minitrain.cli import cli
-from minitrain.experiments.sweep import (SweepError, config_hash, expand, limit_threads,
+from minitrain.experiments.sweep import (SweepError, config_hash, expand,
                              run_config)
 
 # 8 configs: 2 optimizers x 2 lrs x 2 seeds, small and quick
@@ -123,14 +123,6 @@ def test_run_config_is_the_trainer_run_by_hand():
     losses = [r["val_loss"] for r in history.rows]
     assert s["best_val_loss"] == min(losses) and s["best_epoch"] == losses.index(min(losses)) + 1
     assert result["threads"] == {"numba": 1, "blas": 1}
-
-
-def test_limit_threads_restores_the_numba_thread_count():
-    import numba
-    before = numba.get_num_threads()
-    with limit_threads(1):
-        assert numba.get_num_threads() == 1
-    assert numba.get_num_threads() == before
 
 
 def test_eight_configs_on_two_workers_equal_one_by_one(tmp_path):

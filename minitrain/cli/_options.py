@@ -284,6 +284,24 @@ def optimizer_options(f):
     for option in reversed(options):
         f = option(f)
     return f
+def _threads(ctx, param, value):
+    from minitrain.threads import resolve
+    try:
+        resolve(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return value
+
+
+def threads_option(f):
+    """--threads N|auto: OpenBLAS and Numba threads for the training, set for its
+    duration only (minitrain.threads)."""
+    return click.option(
+        "--threads", default="auto", show_default=True, callback=_threads, metavar="N|auto",
+        help="Threads for the matrix products and optimizer kernels; auto: one for small "
+             "networks or a busy machine, else one per core.")(f)
+
+
 def _hidden(ctx, param, value):
     if value is None or isinstance(value, (list, tuple)):
         return value

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (cli_errors, FiniteFloat, ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES, _convention_option, _hidden, _interruptible, _lr_for_entries, _lr_map, _optimizer_list, _sparkline, build_schedule, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (threads_option, cli_errors, FiniteFloat, ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES, _convention_option, _hidden, _interruptible, _lr_for_entries, _lr_map, _optimizer_list, _sparkline, build_schedule, pop_schedule_options, schedule_options, schedule_params)
 
 
 # `minitrain compare`: optimizers side by side from the same weights and minibatches
@@ -96,6 +96,7 @@ def _check_source(ctx, options):
               help="[default: 40; 100 for iris, 60 for wine]")
 @click.option("--seeds", callback=_seed_list, default="0", show_default=True,
               help="Comma-separated seeds; each seeds the split, the weights and the batches.")
+@threads_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (timings get noisier when runs share the cores).")
 @click.option("--out", type=click.Path(file_okay=False),
@@ -103,7 +104,8 @@ def _check_source(ctx, options):
 @click.option("--force", is_flag=True, help="Overwrite the tables in an existing --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.pass_context
-def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seeds, jobs, out,
+def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seeds, threads,
+                    jobs, out,
                     force, quiet, **options):
     """Train several optimizers from the same start and rank them.
 
@@ -144,6 +146,7 @@ def compare_command(ctx, optimizers, convention, lr_spec, schedule, epochs, seed
         result = compare(optimizers=optimizers, convention=convention, lr=lrs,
                          schedule=schedule, schedule_params=params, epochs=epochs,
                          seeds=seeds, jobs=jobs, out=out, progress=not quiet, force=force,
+                         threads=threads,
                          **{k: options[k] for k in _DATA_KEYS})
     click.echo(result.table())
     plotted = (out / "curves.png").exists()

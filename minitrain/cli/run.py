@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, run_options, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (threads_option, FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZER_FLAGS, OPTIMIZERS, run_options, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
 
 
 def _summary_table(summary, metric):
@@ -82,6 +82,7 @@ def _summary_table(summary, metric):
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object on the last line.")
+@threads_option
 @click.option("--plot/--no-plot", default=True, show_default=True,
               help="Draw curves.png (loss, metric, lr per epoch) into the run folder "
                    "when matplotlib is installed.")
@@ -109,7 +110,7 @@ def fit_command(ctx, **opts):
     given = {k for k in opts if ctx.get_parameter_source(k) not in
              (source.DEFAULT, None)}
     quiet, as_json, force = opts.pop("quiet"), opts.pop("as_json"), opts.pop("force")
-    plot = opts.pop("plot")
+    plot, threads = opts.pop("plot"), opts.pop("threads")
     resume, out = opts.pop("resume"), opts.pop("out")
     schedule_given = {k: v for k, v in pop_schedule_options(opts).items() if v is not None}
     if resume:
@@ -130,7 +131,7 @@ def fit_command(ctx, **opts):
     try:
         with cli_errors(ctx):
             summary = runs.fit_run(cfg, out, resume=bool(resume), force=force,
-                                   progress=not quiet, plot=plot)
+                                   progress=not quiet, plot=plot, threads=threads)
     except TrainingDiverged as e:
         kept = (f"The last good checkpoint is kept at {out}/model.npz." if e.epoch > 1
                 else "No epoch finished, so no checkpoint was written.")

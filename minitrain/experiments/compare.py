@@ -57,7 +57,7 @@ def run_label(cfg, convention="torch"):
 
 def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_params=None,
             epochs=None, seeds=(0,), jobs=1, out=None, progress=False, convention="torch",
-            force=False, **options):
+            force=False, threads="auto", **options):
     """Train each optimizer on the same data from the same start; tabulate the results.
 
     Parameters
@@ -85,6 +85,9 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     out : path, optional
         Also write ``summary.csv``, ``curves.csv`` and (with matplotlib) ``curves.png``
         there: a new or empty folder, or one minitrain wrote that holds no comparison.
+    threads : int or "auto", default="auto"
+        Threads per run (:func:`minitrain.threads.choose` when "auto"; with ``jobs > 1``
+        each worker process gets one unless an int is given).
     force : bool, default=False
         Write into ``out`` anyway (only the three files named above are replaced).
     progress : bool, default=False
@@ -146,7 +149,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
         files.claim_folder(out, "comparison", COMPARE_FILES, force=force)
     try:
         return _run_comparison(configs, run_labels, found, labels, seeds, jobs, out,
-                               progress, convention)
+                               progress, convention, threads)
     except BaseException:
         if created:
             files.remove_if_only_ours(out)
@@ -190,7 +193,7 @@ def parse_run_specs(specs, convention="torch"):
 
 
 def _run_comparison(configs, run_labels, found, labels, seeds, jobs, out, progress,
-                    convention):
+                    convention, threads):
     from minitrain.experiments.sweep import _Progress, config_hash, execute
     if len({config_hash(c) for c in configs}) != len(configs):
         raise CompareError(f"compare: two of the runs {labels} are the same run")
@@ -199,7 +202,9 @@ def _run_comparison(configs, run_labels, found, labels, seeds, jobs, out, progre
         _warm_up(configs[0], found)
     results = {}
     bar = _Progress(progress, len(configs), 0, label="compare")
-    for res in execute(configs, jobs=jobs):
+    if threads == "auto" and jobs > 1:
+        threads = 1                          # one core per worker process
+    for res in execute(configs, jobs=jobs, threads=threads):
         results[res["hash"]] = res
         bar.update(res)
     ordered = [results[config_hash(c)] for c in configs]

@@ -443,11 +443,20 @@ class Run:
                     schedule=self.schedule, seed=cfg["seed"],
                     early_stopping=self.early_stopping, on_diverge=cfg["on_diverge"])
 
-    def train(self, **kwargs):
-        """Run :func:`minitrain.train.fit` on this run's data; returns the History."""
+    def train(self, threads="auto", **kwargs):
+        """Run :func:`minitrain.train.fit` on this run's data; returns the History.
+
+        ``threads``: an int, or "auto" (:func:`minitrain.threads.choose`: one thread for
+        small steps or a busy machine; adapted between epochs), applied to OpenBLAS and
+        Numba for the duration of the training only.
+        """
+        from minitrain import threads as th
         from minitrain.train import fit
-        return fit(self.model, self.optimizer, self.data.arrays("train"),
-                   self.data.arrays("val"), **{**self.fit_kwargs(), **kwargs})
+        batch = min(self.cfg["batch_size"], len(self.data.train))
+        with th.use(threads, self.model.layer_sizes, batch, self.cfg["dtype"]) as handle:
+            kwargs["callbacks"] = [*kwargs.get("callbacks", ()), handle.check]
+            return fit(self.model, self.optimizer, self.data.arrays("train"),
+                       self.data.arrays("val"), **{**self.fit_kwargs(), **kwargs})
 
     def extra(self):
         """What the checkpoint stores besides the trainer's state."""
@@ -610,7 +619,8 @@ def default_run_dir(cfg, root="runs"):
 RUN_FILES = ("config.toml", "history.csv", "model.npz", "summary.json", "curves.png")
 
 
-def fit_run(cfg, out, *, resume=False, force=False, progress=True, plot=True):
+def fit_run(cfg, out, *, resume=False, force=False, progress=True, plot=True,
+            threads="auto"):
     """Train the run ``cfg`` into the folder ``out``; return the summary dict.
 
     With ``resume=True`` the run continues from ``out/model.npz`` up to
@@ -627,13 +637,13 @@ def fit_run(cfg, out, *, resume=False, force=False, progress=True, plot=True):
     try:
         with files.FolderLock(out):
             return _fit_locked(cfg, out, resume=resume, force=force, progress=progress,
-                               plot=plot)
+                               plot=plot, threads=threads)
     finally:
         if created:
             files.remove_if_only_ours(out)
 
 
-def _fit_locked(cfg, out, *, resume, force, progress, plot):
+def _fit_locked(cfg, out, *, resume, force, progress, plot, threads):
     from minitrain import checkpoint as ckpt
     from minitrain.train import History, params_sha256
     model_path = out / "model.npz"
@@ -650,7 +660,10 @@ def _fit_locked(cfg, out, *, resume, force, progress, plot):
     aside = None if resume else _set_aside(out)
     if progress:
         import sys
+
+        from minitrain.threads import compile_notice
         print(run.header(), file=sys.stderr)
+        compile_notice()
     started = time.perf_counter()
     history = None
 
@@ -666,9 +679,9 @@ def _fit_locked(cfg, out, *, resume, force, progress, plot):
             config_written = True
 
     try:
-        history = run.train(checkpoint=model_path, resume=model_path if resume else None,
-                            progress=progress, extra=run.extra(),
-                            callbacks=[first_checkpoint])
+        history = run.train(threads, checkpoint=model_path,
+                            resume=model_path if resume else None, progress=progress,
+                            extra=run.extra(), callbacks=[first_checkpoint])
     except BaseException:
         if model_path.exists():                 # interrupted (state saved) or diverged
             first_checkpoint(None)

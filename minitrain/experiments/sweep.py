@@ -49,7 +49,6 @@ library versions).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -60,6 +59,7 @@ import time
 from pathlib import Path
 
 from minitrain import files
+from minitrain import threads as _threads
 from minitrain.experiments import runs
 
 __all__ = ["sweep", "expand", "load_grid", "config_hash", "run_config", "execute",
@@ -210,23 +210,6 @@ def config_hash(cfg, length=16):
 # ------------------------------------------------------------------ one run
 
 
-@contextlib.contextmanager
-def limit_threads(n):
-    """At most ``n`` BLAS/OpenMP threads (threadpoolctl) and ``n`` Numba threads."""
-    if n is None:
-        yield
-        return
-    import numba
-    from threadpoolctl import threadpool_limits
-    before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
-    try:
-        with threadpool_limits(limits=n):
-            yield
-    finally:
-        numba.set_num_threads(before)
-
-
 def _threads_in_use():
     """{"numba": threads, "blas": largest BLAS/OpenMP pool} as this run sees them."""
     import numba
@@ -258,10 +241,11 @@ def run_config(cfg, threads=1):
               "history": [], "summary": None, "minitrain": __version__}
     rows = result["history"]
     try:
-        with limit_threads(threads):
+        fixed = _threads.resolve(threads)            # None: "auto", chosen per run
+        with _threads.limit(fixed):
             result["threads"] = _threads_in_use()
             run = runs.build_run(cfg)
-            history = run.train(callbacks=[rows.append], progress=False)
+            history = run.train(threads, callbacks=[rows.append], progress=False)
             rows[:] = history.rows
             result["summary"] = _summary(run.model, rows, run.data)
     except (Interrupted, KeyboardInterrupt):
