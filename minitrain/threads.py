@@ -92,7 +92,7 @@ class _Sample:
         ticks = [int(v) for v in fields[:8]]         # user nice system idle iowait irq softirq steal
         hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.total = sum(ticks) / hz
-        self.busy = (self.total - ticks[3] - ticks[4]) / hz
+        self.busy = (sum(ticks) - ticks[3] - ticks[4]) / hz
 
 
 _last = _Sample()          # taken at import: the first window covers data loading etc.
