@@ -18,7 +18,7 @@ def _c(x, dtype):
     return np.asarray(x, dtype=dtype)[()]
 
 
-def sgd(p, g, state, t, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+def sgd(p, g, state, t, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
     dt, p, state = p.dtype, p.copy(), {k: v.copy() for k, v in state.items()}
     if weight_decay != 0:
         g = g + _c(weight_decay, dt) * p
@@ -27,19 +27,21 @@ def sgd(p, g, state, t, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
         if "buf" not in state:
             state["buf"] = g.copy()
         else:
-            state["buf"] = mu * state["buf"] + g
+            state["buf"] = mu * state["buf"] + _c(1 - dampening, dt) * g
         d = g + mu * state["buf"] if nesterov else state["buf"]
     else:
         d = g
     return p - _c(lr, dt) * d, state
 
 
-def adagrad(p, g, state, t, lr=1e-2, eps=1e-10, initial_accumulator=0.0, weight_decay=0.0):
+def adagrad(p, g, state, t, lr=1e-2, eps=1e-10, initial_accumulator=0.0, weight_decay=0.0,
+            lr_decay=0.0):
     dt = p.dtype
     if weight_decay != 0:
         g = g + _c(weight_decay, dt) * p
     s = state.get("s", np.full_like(p, initial_accumulator)) + g * g
-    return p - _c(lr, dt) * g / (np.sqrt(s) + _c(eps, dt)), {"s": s}
+    clr = lr / (1 + (t - 1) * lr_decay)
+    return p - _c(clr, dt) * g / (np.sqrt(s) + _c(eps, dt)), {"s": s}
 
 
 def rmsprop(p, g, state, t, lr=1e-2, rho=0.99, eps=1e-8, momentum=0.0, centered=False,
@@ -117,6 +119,59 @@ def nadam(p, g, state, t, mu_product, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8,
 
 
 #: registry name -> (reference function, presets)
+def radam(p, g, state, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+          decoupled_weight_decay=False):
+    dt = p.dtype
+    if decoupled_weight_decay:
+        p = p * _c(1 - lr * weight_decay, dt)
+    elif weight_decay != 0:
+        g = g + _c(weight_decay, dt) * p
+    m = state["m"] + _c(1 - beta1, dt) * (g - state["m"])
+    v = _c(beta2, dt) * state["v"] + _c(1 - beta2, dt) * g * g
+    bc1, bc2 = 1 - beta1 ** t, 1 - beta2 ** t
+    m_hat = m / _c(bc1, dt)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / bc2
+    if rho_t > 5:
+        r = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        p = p - m_hat * _c(lr, dt) * (_c(bc2 ** 0.5, dt) / (np.sqrt(v) + _c(eps, dt))) * _c(r, dt)
+    else:
+        p = p - m_hat * _c(lr, dt)
+    return p, {"m": m, "v": v}
+
+
+def lion(p, g, state, t, lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0):
+    """Keras's Lion (the only convention Lion has)."""
+    dt = p.dtype
+    p = p * _c(1 - lr * weight_decay, dt)
+    m = state["m"]
+    p = p - _c(lr, dt) * np.sign(m * _c(beta1, dt) + g * _c(1 - beta1, dt))
+    return p, {"m": m * _c(beta2, dt) + g * _c(1 - beta2, dt)}
+
+
+def prepare(g, maximize=False, clipnorm=None, clipvalue=None, global_clipnorm=None,
+            keras=False, blocks=None):
+    """The gradient the update rule sees (Optimizer._prepare's docstring), in float64 norms."""
+    dt = g.dtype
+    g = -g if maximize else g.copy()
+    if clipvalue is not None:
+        g = np.clip(g, -_c(clipvalue, dt), _c(clipvalue, dt))
+    blocks = blocks or [(0, g.size)]
+    if clipnorm is not None:
+        for a, b in blocks:
+            n = float(np.sqrt(np.sum(g[a:b].astype(np.float64) ** 2)))
+            if keras:
+                g[a:b] = g[a:b] * _c(clipnorm, dt) / _c(max(n, clipnorm), dt)
+            else:
+                g[a:b] = g[a:b] * _c(min(1.0, clipnorm / (n + 1e-6)), dt)
+    if global_clipnorm is not None:
+        n = float(np.sqrt(sum(np.sum(g[a:b].astype(np.float64) ** 2) for a, b in blocks)))
+        c = global_clipnorm
+        scale = c * min(1 / n, 1 / c) if keras else min(1.0, c / (n + 1e-6))
+        g = g * _c(scale, dt)
+    return g
+
+
 REFERENCE = {
     "sgd": (sgd, {}),
     "momentum": (sgd, {"momentum": 0.9}),
@@ -127,6 +182,8 @@ REFERENCE = {
     "adamax": (adamax, {}),
     "nadam": (nadam, {}),
     "adamw": (adamw, {}),
+    "radam": (radam, {}),
+    "lion": (lion, {}),
 }
 
 
@@ -228,4 +285,5 @@ KERAS_REFERENCE = {
     "adamax": (keras_adamax, {}),
     "nadam": (keras_nadam, {}),
     "adamw": (keras_adamw, {}),
+    "lion": (lion, {}),
 }

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minitrain import kernels, optim
+from minitrain import optim
+from minitrain.optim import _compile
 from ref_optim import REFERENCE
 
 unit = st.one_of(st.just(0.0), st.floats(1e-6, 0.999))   # no values that vanish in float32
@@ -28,6 +29,11 @@ OPTIMIZERS_UNDER_TEST = {
     "adamw": dict(lr=lr, beta1=st.floats(0.51, 0.999), beta2=unit, eps=pos, weight_decay=wd,
                   amsgrad=st.booleans()),
 }
+#: the gradient preparation every optimizer has (tested in test_optim_extras.py)
+COMMON = ("maximize", "clipnorm", "clipvalue", "global_clipnorm")
+#: torch-only options (their own tests in test_optim_extras.py)
+EXTRA = {"sgd": ("dampening",), "momentum": ("dampening",), "nesterov": ("dampening",),
+         "adagrad": ("lr_decay",)}
 
 
 def random_state(opt, name, n, dtype, rng):
@@ -51,7 +57,8 @@ def random_state(opt, name, n, dtype, rng):
 def test_every_registry_name_is_under_test():
     assert set(OPTIMIZERS_UNDER_TEST) == set(optim.names())
     for name, strategies in OPTIMIZERS_UNDER_TEST.items():
-        assert set(strategies) == set(optim.hyperparameters(name))
+        assert set(strategies) | set(COMMON) | set(EXTRA.get(name, ())) == \
+            set(optim.hyperparameters(name))
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS_UNDER_TEST))
@@ -74,7 +81,7 @@ def test_kernel_matches_numpy_reference(name, data):
           "mu_product": mu_product}
     opt.load_state_dict(sd)
     fn, presets = REFERENCE[name]
-    full = {**presets, **opt.hyperparameters()}
+    full = {k: v for k, v in {**presets, **opt.hyperparameters()}.items() if k not in COMMON}
     if t == 0:                                            # fresh state, as step() allocates
         state = {k: opt._new_buffer(k) for k in opt._buffers()}
     if name == "nadam":
@@ -102,7 +109,7 @@ VARIANTS = [("sgd", {"weight_decay": 0.1}), ("momentum", {}), ("nesterov", {"wei
 
 
 def run(name, hp, n, dtype, steps, parallel, monkeypatch):
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_SIZE", 0 if parallel else 10**12)
+    monkeypatch.setattr(_compile, "PARALLEL_MIN_SIZE", 0 if parallel else 10**12)
     rng = np.random.default_rng(7)
     p = rng.normal(0, 1, n).astype(dtype)
     opt = optim.get(name, **hp)
@@ -134,7 +141,7 @@ def test_one_compiled_signature_per_dtype():
                 opt.lr = 1 if t % 7 == 0 else 0.01 / (t + 1)
                 opt.set_momentum(0.9) if opt.momentum_attr else None
                 opt.step(p, p * 0.5)
-    for serial, _ in kernels.KERNELS.values():
+    for serial in [k.serial for k in _compile.KERNELS.values()]:
         dtypes = [sig[0].dtype for sig in serial.signatures]
         assert len(dtypes) == len(set(dtypes)) <= 2, serial.signatures
 

@@ -1,0 +1,85 @@
+"""Speed tricks — skip on first read.
+
+What the optimizer files need from Numba beyond ``@njit``:
+
+- :class:`Kernel` pairs a kernel with its *parallel twin*, compiled from the same Python
+  source with ``parallel=True`` (its ``prange`` then spreads the independent elements
+  over threads, so both give bit-identical results); the optimizer picks the twin above
+  :data:`PARALLEL_MIN_SIZE` elements.
+- :meth:`Kernel.compiled` returns the entry point of the one specialisation for a dtype,
+  skipping Numba's per-call type dispatch (about a third of a small step's time);
+  Python floats passed as scalars are converted to the dtype on entry, exactly as
+  ``dtype.type(x)`` would. The kernels contain no float literals, so float32 arithmetic
+  stays float32.
+- :func:`sum_of_squares`: a serial, ordered reduction (float64 accumulator) for the
+  gradient norms of clipping, so results do not depend on the thread count.
+
+Kernel conventions: arrays first, then scalars, then boolean flags; an unused buffer is
+passed as an empty array; ``@njit(cache=True, error_model="numpy")`` (the numpy error
+model lets LLVM vectorize the loops); no fastmath, so NaN and inf propagate.
+"""
+import types
+
+import numpy as np
+from numba import config, from_dtype, njit
+
+#: Arrays with at least this many elements use the parallel twins. Measured on a
+#: 2-core machine with OpenMP threads that sleep when idle (OMP_WAIT_POLICY=PASSIVE, set
+#: in minitrain/__init__.py): Adam at 2e5 took 99 us parallel vs 121-189 us serial, at
+#: 5e4 68 us vs 26-46 us (waking the threads costs more than it saves below ~1e5).
+PARALLEL_MIN_SIZE = 200_000
+
+#: every Kernel made, by the name of its serial function (tests check the signatures)
+KERNELS = {}
+
+
+def parallel_twin(kernel):
+    """Compile ``kernel``'s Python source again with ``parallel=True``.
+
+    The twin gets its own name so that Numba's on-disk cache keeps the two apart.
+    """
+    if config.DISABLE_JIT:                  # NUMBA_DISABLE_JIT=1: plain Python, for pdb
+        return kernel
+    f = kernel.py_func
+    name = f.__name__ + "_parallel"
+    twin = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = f"Parallel twin of :func:`{f.__name__}` (same source, prange over threads)."
+    return njit(parallel=True, cache=True, error_model="numpy")(twin)
+
+
+class Kernel:
+    """A kernel, its parallel twin, and how many array and flag arguments it takes."""
+
+    def __init__(self, serial, arrays, flags=0):
+        self.serial, self.parallel = serial, parallel_twin(serial)
+        self.arrays, self.flags = arrays, flags
+        self.__doc__ = serial.__doc__
+        KERNELS[serial.__name__] = self
+
+    def compiled(self, dtype, parallel=False):
+        """The entry point of the specialisation for arrays of ``dtype``.
+
+        Compiles it (or loads it from the cache) by a call on empty arrays with scalars
+        of ``dtype``. The caller must pass 1-D C-contiguous arrays of ``dtype``
+        (:meth:`minitrain.optim.Optimizer.step` checks them).
+        """
+        kernel = self.parallel if parallel else self.serial
+        if config.DISABLE_JIT:
+            return kernel
+        dtype = np.dtype(dtype)
+        n_scalars = kernel.py_func.__code__.co_argcount - self.arrays - self.flags
+        empty = np.zeros(0, dtype)
+        kernel(*[empty] * self.arrays, *[dtype.type(0)] * n_scalars, *[False] * self.flags)
+        (sig,) = [s for s in kernel.signatures if s[0].dtype == from_dtype(dtype)]
+        return kernel.overloads[sig].entry_point
+
+
+@njit(cache=True, error_model="numpy")
+def sum_of_squares(g, start, stop):
+    """``sum(g[start:stop]**2)`` in float64, serially, in index order."""
+    total = 0.0
+    for i in range(start, stop):
+        x = np.float64(g[i])
+        total += x * x
+    return total
