@@ -243,6 +243,15 @@ class _MinitrainMLP:
     def _fit(self, X, y, sample_weight=None, incremental=False):
         """scikit-learn's _fit; a minitrain optimizer name takes its stochastic path."""
         solver = self._mt_solver = self.solver
+        if getattr(self, "loss", None) == "poisson":      # scikit-learn's NumPy path
+            extra = [f"{k}={v!r}" for k, v, ok in (
+                ("solver", solver, ("sgd", "adam", "lbfgs")),
+                ("activation", self.activation, ("identity", "logistic", "tanh", "relu")))
+                if v not in ok]
+            if extra:
+                raise ValueError(f"{type(self).__name__}: loss='poisson' runs scikit-learn's "
+                                 f"own code, which has no {', '.join(extra)}; use "
+                                 "loss='squared_error' or scikit-learn's choices")
         if solver in ("sgd", "adam", "lbfgs"):
             return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
         self.solver = "sgd"              # scikit-learn's _fit knows sgd, adam, lbfgs only

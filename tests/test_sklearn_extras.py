@@ -139,3 +139,16 @@ def test_pickle_round_trip_continues_training():
     copy.partial_fit(X_IRIS, Y_IRIS)
     for u, v in zip(copy.coefs_, clf.coefs_):
         np.testing.assert_array_equal(u, v)
+
+
+def test_poisson_runs_scikit_learns_code_and_refuses_minitrain_only_choices():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(50, 2))
+    y = rng.poisson(np.exp(X.sum(axis=1)))
+    params = dict(loss="poisson", hidden_layer_sizes=(3,), max_iter=20, random_state=0)
+    ours = quiet_fit(MLPRegressor(**params), X, y)
+    ref = quiet_fit(SkR(**params), X, y)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-10)
+    for bad in (dict(solver="nadam"), dict(activation="gelu")):
+        with pytest.raises(ValueError, match="loss='poisson' runs scikit-learn's own code"):
+            MLPRegressor(**params, **bad).fit(X, y)
