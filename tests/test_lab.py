@@ -822,3 +822,16 @@ def test_every_path_has_its_own_colour_and_marker_and_the_legend_is_outside(opti
                    for t in result.trajectories)
     finally:
         plt.close(fig)
+
+
+def test_entries_default_to_each_optimizers_own_convention():
+    assert lab.entries(["adam", "adam@keras"]) == [("adam", "adam", "torch"),
+                                                   ("adam@keras", "adam", "keras")]
+    assert lab.entries(["adam", "adam@torch"], "keras") == [("adam", "adam", "keras"),
+                                                            ("adam@torch", "adam", "torch")]
+    for name in optim.names():                        # plain names: the registry's default
+        [(label, got, convention)] = lab.entries([name])
+        assert (label, got, convention) == (name, name, optim.parse_spec(name)[1])
+    result = mt.paths("bowl", ["adam", "adam@keras"], steps=5)
+    assert [t.convention for t in result.trajectories] == ["torch", "keras"]
+    assert mt.explain("adam").name == "adam" and mt.explain("adam@keras").name == "adam@keras"

@@ -183,9 +183,10 @@ def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, 
               help="Chooses the curvatures a and the start p0 of the example.")
 @click.option("--digits", type=click.IntRange(4, 17), default=8, show_default=True,
               help="Significant digits per number.")
-@click.option("--convention", type=CONVENTIONS, default="torch",
-              show_default=True, help="Explain PyTorch's update rule or Keras 3's (its "
-              "equations, defaults and numbers).")
+@click.option("--convention", type=CONVENTIONS, default=None,
+              help="Explain PyTorch's update rule or Keras 3's (its equations, defaults "
+              "and numbers).  [default: the optimizer's own: torch, except Keras-only "
+              "ones]")
 @click.pass_context
 def explain_command(ctx, optimizer, steps, seed, digits, convention, **hp):
     """Print OPTIMIZER's update rule, then a few real updates worked out as numbers.

@@ -23,44 +23,51 @@ def _bias_terms(opt):
     numbers in Python double precision before calling the kernel). The keras
     convention's scalars follow its "Update rule (keras)": Adam's step size
     ``lr * sqrt(bc2) / bc1`` (eps then added to the raw ``sqrt(v_hat)``) and Nadam's
-    ``0.96**t`` schedule with ``mu_product`` in the dtype of the parameters.
+    ``0.96**t`` schedule with ``mu_product`` in the dtype of the parameters. Looked up
+    by the exact class, so a new subclass shows no scalars rather than wrong ones.
     """
-    t, lr = opt.t, opt.lr
-    keras = opt.convention == "keras"
-    if isinstance(opt, optim.Nadam):
-        b1, psi = opt.beta1, opt.momentum_decay
-        mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
-        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
-        prod = opt.mu_product                       # state, after this step's update
-        bc2 = 1 - opt.beta2 ** t
-        if keras and psi == 1:
-            rows = [("mu", "beta1 * (1 - 0.5 * 0.96**t)", mu),
-                    ("mu_next", "beta1 * (1 - 0.5 * 0.96**(t + 1))", mu_next)]
-        else:
-            rows = [("mu", "beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))", mu),
-                    ("mu_next", "beta1 * (1 - 0.5 * 0.96**((t + 1) * momentum_decay))",
-                     mu_next)]
-        # explain steps float64 arrays: Keras keeps mu_product in the parameters' dtype
-        kept = "float64" if keras else np.dtype(opt.mu_product_dtype).name
-        return rows + [
-                ("mu_product", f"mu_product * mu  (kept in {kept})", prod),
-                ("bc2", "1 - beta2**t", bc2),
-                ("sqrt(bc2)", "", bc2 ** 0.5),
-                ("coef_g", "lr * (1 - mu) / (1 - mu_product)", lr * (1 - mu) / (1 - prod)),
-                ("coef_m", "lr * mu_next / (1 - mu_product * mu_next)",
-                 lr * mu_next / (1 - prod * mu_next))]
-    if isinstance(opt, optim.Adam):
-        bc1, bc2 = 1 - opt.beta1 ** t, 1 - opt.beta2 ** t
-        if keras:
-            return [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
-                    ("sqrt(bc2)", "", bc2 ** 0.5),
-                    ("step_size", "lr * sqrt(bc2) / bc1", lr * bc2 ** 0.5 / bc1)]
+    terms = {optim.Nadam: _nadam_terms, optim.Adam: _adam_terms, optim.AdamW: _adam_terms,
+             optim.Adamax: _adamax_terms}.get(type(opt))
+    return terms(opt, opt.t, opt.lr, opt.convention == "keras") if terms else []
+
+
+def _nadam_terms(opt, t, lr, keras):
+    b1, psi = opt.beta1, opt.momentum_decay
+    mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+    mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+    prod = opt.mu_product                       # state, after this step's update
+    bc2 = 1 - opt.beta2 ** t
+    if keras and psi == 1:
+        rows = [("mu", "beta1 * (1 - 0.5 * 0.96**t)", mu),
+                ("mu_next", "beta1 * (1 - 0.5 * 0.96**(t + 1))", mu_next)]
+    else:
+        rows = [("mu", "beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))", mu),
+                ("mu_next", "beta1 * (1 - 0.5 * 0.96**((t + 1) * momentum_decay))",
+                 mu_next)]
+    # explain steps float64 arrays: Keras keeps mu_product in the parameters' dtype
+    kept = "float64" if keras else np.dtype(opt.mu_product_dtype).name
+    return rows + [
+        ("mu_product", f"mu_product * mu  (kept in {kept})", prod),
+        ("bc2", "1 - beta2**t", bc2),
+        ("sqrt(bc2)", "", bc2 ** 0.5),
+        ("coef_g", "lr * (1 - mu) / (1 - mu_product)", lr * (1 - mu) / (1 - prod)),
+        ("coef_m", "lr * mu_next / (1 - mu_product * mu_next)",
+         lr * mu_next / (1 - prod * mu_next))]
+
+
+def _adam_terms(opt, t, lr, keras):
+    bc1, bc2 = 1 - opt.beta1 ** t, 1 - opt.beta2 ** t
+    if keras:
         return [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
-                ("lr / bc1", "", lr / bc1), ("sqrt(bc2)", "", bc2 ** 0.5)]
-    if isinstance(opt, optim.Adamax):
-        bc1 = 1 - opt.beta1 ** t
-        return [("bc1", "1 - beta1**t", bc1), ("lr / bc1", "", lr / bc1)]
-    return []
+                ("sqrt(bc2)", "", bc2 ** 0.5),
+                ("step_size", "lr * sqrt(bc2) / bc1", lr * bc2 ** 0.5 / bc1)]
+    return [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
+            ("lr / bc1", "", lr / bc1), ("sqrt(bc2)", "", bc2 ** 0.5)]
+
+
+def _adamax_terms(opt, t, lr, keras):
+    bc1 = 1 - opt.beta1 ** t
+    return [("bc1", "1 - beta1**t", bc1), ("lr / bc1", "", lr / bc1)]
 
 
 def _decay_terms(opt, p_old, g):
@@ -133,7 +140,7 @@ class Explanation:
         return "\n".join(out)
 
 
-def explain(optimizer, *, steps=3, seed=0, convention="torch", **hyperparameters):
+def explain(optimizer, *, steps=3, seed=0, convention=None, **hyperparameters):
     """Run ``steps`` real updates of ``optimizer`` on a 3-parameter quadratic and record them.
 
     The function is ``f(p) = 0.5 * sum(a * p**2)`` (gradient ``a * p``) with ``a`` and
@@ -148,9 +155,10 @@ def explain(optimizer, *, steps=3, seed=0, convention="torch", **hyperparameters
         Number of updates shown (default 3).
     seed : int
         Chooses ``a`` (in [0.5, 3]) and the start (in [-2, 2]).
-    convention : {"torch", "keras"}, default="torch"
+    convention : {"torch", "keras"}, optional
         Whose update rule: the text shows that convention's "Update rule" block and
-        the scalars its equations use.
+        the scalars its equations use. Default: the optimizer's own (torch, except
+        for Keras-only optimizers).
     **hyperparameters
         Passed to ``optim.get(optimizer, ...)``, e.g. ``lr=0.1, beta1=0.8``.
 
@@ -166,7 +174,8 @@ def explain(optimizer, *, steps=3, seed=0, convention="torch", **hyperparameters
     steps = check_int("steps", steps, 1, owner="explain")
     seed = check_int("seed", seed, 0, owner="explain")
     opt = _optimizer(optimizer, hyperparameters, convention)
-    label = optimizer if convention == "torch" else f"{optimizer}@{convention}"
+    own = optim.parse_spec(optimizer)[1]              # the optimizer's default convention
+    label = optimizer if convention == own else f"{optimizer}@{convention}"
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.5, 3.0, 3).round(1)
     p = rng.uniform(-2.0, 2.0, 3).round(1)

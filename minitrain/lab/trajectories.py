@@ -29,26 +29,29 @@ def default_optimizers():
     return names[:names.index("adam") + 1]
 
 
-def _optimizer(name, hyperparameters, convention="torch"):
+def _optimizer(name, hyperparameters, convention=None):
     """The optimizer object; the one place that builds them."""
     return optim.get(name, convention=convention, **hyperparameters)
 
 
-def entries(specs, convention="torch"):
+def entries(specs, convention=None):
     """``["adam", "adam@keras"]`` -> ``[(label, name, convention), ...]``.
 
-    Each spec is ``NAME`` (then ``convention`` applies) or ``NAME@CONVENTION``
-    (:func:`minitrain.optim.parse_spec`). The label is the plain name under the default
-    ``convention`` and ``NAME@CONVENTION`` otherwise, so ``adam,adam@keras`` gives the
-    labels ``adam`` and ``adam@keras``. Raises ``ValueError`` for a bad spec.
+    Each spec is ``NAME`` (then ``convention`` applies, or when it is None the
+    optimizer's own default convention: torch for all but Keras-only optimizers) or
+    ``NAME@CONVENTION`` (:func:`minitrain.optim.parse_spec`). The label is the plain
+    name under that default and ``NAME@CONVENTION`` otherwise, so ``adam,adam@keras``
+    gives the labels ``adam`` and ``adam@keras``. Raises ``ValueError`` for a bad spec.
     """
-    convention = check_choice("convention", convention, optim.CONVENTIONS)
+    if convention is not None:
+        convention = check_choice("convention", convention, optim.CONVENTIONS)
     out = []
     for spec in specs:
         name, conv = optim.parse_spec(spec)
+        default = convention or optim.parse_spec(name)[1]
         if "@" not in spec:
-            conv = convention
-        out.append((name if conv == convention else f"{name}@{conv}", name, conv))
+            conv = default
+        out.append((name if conv == default else f"{name}@{conv}", name, conv))
     return out
 
 
@@ -78,7 +81,7 @@ class Trajectory:
     diverged : bool
         True when the parameters became non-finite or left a 1e8 box (the path stops).
     convention : str
-        ``"torch"`` or ``"keras"``: whose update rule.
+        ``"torch"`` or ``"keras"``: whose update rule was used.
     label : str
         The name in tables and legends: ``optimizer``, or e.g. ``"adam@keras"``.
     """
@@ -109,7 +112,7 @@ class Trajectory:
 
 
 def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
-               hyperparameters=None, convention="torch", label=None):
+               hyperparameters=None, convention=None, label=None):
     """Run ``optimizer`` for ``steps`` steps on test function ``fn`` from ``start``.
 
     Parameters
@@ -131,8 +134,9 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
         schedule that cycles momentum needs an optimizer with one (``ValueError``).
     tol : float
         Distance to a minimum that counts as "reached".
-    convention : {"torch", "keras"}
-        Whose update rule (see :data:`minitrain.optim.CONVENTIONS`).
+    convention : {"torch", "keras"}, optional
+        Whose update rule (see :data:`minitrain.optim.CONVENTIONS`); default: the
+        optimizer's own.
     label : str, optional
         The trajectory's name in tables; default ``optimizer``.
 
@@ -173,7 +177,7 @@ def trajectory(fn, optimizer, *, lr, steps, start=None, schedule=None, tol=1e-3,
     hit = np.flatnonzero(distances <= tol)
     return Trajectory(optimizer, float(lr), points, values, np.array(lrs),
                       int(hit[0]) if hit.size else None, diverged, distances,
-                      convention, label or optimizer)
+                      opt.convention, label or optimizer)
 
 
 @dataclass
@@ -241,7 +245,7 @@ class Paths:
 
 def paths(function="bowl", optimizers=None, *, steps=None, lr=None,
           start=None, condition=None, schedule=None, schedule_params=None,
-          hyperparameters=None, tol=1e-3, plot=None, gif=None, convention="torch"):
+          hyperparameters=None, tol=1e-3, plot=None, gif=None, convention=None):
     """Run several optimizers on a 2-D test function from the same start.
 
     Parameters
@@ -278,8 +282,9 @@ def paths(function="bowl", optimizers=None, *, steps=None, lr=None,
         Distance to a minimum that counts as reached (default 1e-3).
     plot, gif : str, optional
         Also save the figure (PNG) or an animation (GIF); matplotlib needed.
-    convention : {"torch", "keras"}, default="torch"
-        The update rules of entries without ``@CONVENTION``.
+    convention : {"torch", "keras"}, optional
+        The update rules of entries without ``@CONVENTION``; default: each optimizer's
+        own (torch, except for Keras-only optimizers).
 
     Returns
     -------
