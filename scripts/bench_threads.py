@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+from _bench import Background, wait_quiet
+
 # name -> (run options, layer sizes as printed)
 CASES = {
     "digits": ({"dataset": "digits", "hidden": [64, 64]}, "64-64-64-10"),
@@ -69,43 +71,6 @@ def collect(proc):
     if proc.returncode:
         raise SystemExit(f"measurement failed: {proc.args}")
     return json.loads(out.strip().splitlines()[-1])
-
-
-class Background:
-    """Cores other processes kept busy while a measurement ran (its children and a
-    spinner started here excluded): /proc/stat's busy time minus ours and our children's."""
-
-    def __enter__(self):
-        from minitrain import threads
-        self.start, self.children = threads._Sample(), _children()
-        return self
-
-    def __exit__(self, *exc):
-        from minitrain import threads
-        end = threads._Sample()
-        wall = end.wall - self.start.wall
-        if end.busy is None:
-            self.cores = float("nan")
-            return
-        ours = (end.own - self.start.own) + (_children() - self.children)
-        self.cores = max(0.0, (end.busy - self.start.busy) - ours) / wall
-
-
-def _children():
-    t = os.times()
-    return t.children_user + t.children_system
-
-
-def wait_quiet(limit=0.3, patience=60.0):
-    """Wait (up to ``patience`` s) until other processes use under ``limit`` cores."""
-    from minitrain import threads
-    deadline = time.perf_counter() + patience
-    while True:
-        start = threads._Sample()
-        time.sleep(0.5)
-        load = threads.busy_elsewhere(start)
-        if load < limit or time.perf_counter() > deadline:
-            return load
 
 
 def measure(case, batch, threads, mode, budget, env):
