@@ -835,3 +835,19 @@ def test_entries_default_to_each_optimizers_own_convention():
     result = mt.paths("bowl", ["adam", "adam@keras"], steps=5)
     assert [t.convention for t in result.trajectories] == ["torch", "keras"]
     assert mt.explain("adam").name == "adam" and mt.explain("adam@keras").name == "adam@keras"
+
+
+def test_the_numbers_the_readme_quotes(bowl):
+    """README "See the optimizers move" quotes these (notes/readme_lab.md); keep in step."""
+    assert round(bowl["sgd"].final_distance, 2) == 0.07
+    assert round(bowl["momentum"].points[:, 0].max(), 2) == 1.18
+    assert round(bowl["nesterov"].points[:, 0].max(), 2) == 0.92
+    assert [bowl[n].steps_to_min for n in ("momentum", "nesterov", "rmsprop", "adam")] == \
+        [150, 85, 122, 149]
+    steps = step_lengths(bowl["adagrad"])
+    assert round(steps[0] / steps[-1]) == 29 and round(bowl["adagrad"].final_distance, 1) == 1.7
+    g = bowl.function.grad(*bowl.start)
+    assert g[1] / -g[0] == 3.75
+    cyc = mt.paths("bowl", ["momentum", "momentum@keras"], schedule="onecycle")
+    assert [round(t.points[:, 1].min(), 2) for t in cyc.trajectories] == [-1.41, -0.49]
+    assert [t.steps_to_min for t in cyc.trajectories] == [140, 93]
