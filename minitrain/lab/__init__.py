@@ -33,7 +33,11 @@ from minitrain.lab.explanation import Explanation, explain
 from minitrain.lab.backprop import BackpropExplanation, explain_backprop
 from minitrain.lab.gradient_check import GradcheckRow, format_table, gradcheck
 
+#: The optimizers ``paths`` races when none are named, read from the registry
+#: (:func:`default_optimizers`); kept under its old name.
+DEFAULT_OPTIMIZERS = default_optimizers()
+
 __all__ = ["Function", "function", "names", "Paths", "Trajectory", "default_optimizers",
            "entries", "paths", "trajectory", "Explanation", "explain",
            "BackpropExplanation", "explain_backprop", "GradcheckRow", "format_table",
-           "gradcheck"]
+           "gradcheck", "DEFAULT_OPTIMIZERS"]
