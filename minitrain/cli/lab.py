@@ -64,7 +64,7 @@ def gradcheck_command(ctx, dataset, hidden, activation, loss, samples, eps, tol,
         raise SystemExit(1)
 
 
-# `minitrain paths`: optimizers on 2-D test functions (minitrain/lab.py), table and plot;
+# `minitrain paths`: optimizers on 2-D test functions (minitrain/lab/trajectories.py), table and plot;
 # `minitrain explain OPTIMIZER`: the update rule, then a few real updates as numbers.
 FUNCTIONS = RegistryChoice("minitrain.lab:names")
 def _point(ctx, param, value):
