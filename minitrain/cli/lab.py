@@ -64,9 +64,12 @@ def gradcheck_command(ctx, dataset, hidden, activation, loss, samples, eps, tol,
         raise SystemExit(1)
 
 
-# `minitrain paths`: optimizers on 2-D test functions (minitrain/lab/trajectories.py), table and plot;
-# `minitrain explain OPTIMIZER`: the update rule, then a few real updates as numbers.
+# `minitrain paths`: optimizers on 2-D test functions (minitrain/lab/trajectories.py),
+# table and plot; `minitrain explain OPTIMIZER`: the update rule, then a few real
+# updates as numbers (minitrain/lab/explanation.py).
 FUNCTIONS = RegistryChoice("minitrain.lab:names")
+
+
 def _point(ctx, param, value):
     if value is None:
         return None
@@ -77,6 +80,8 @@ def _point(ctx, param, value):
     if len(xy) != 2 or not all(abs(v) < float("inf") for v in xy):
         raise click.BadParameter(f"must be two numbers X,Y like -4,1.5, got {value!r}")
     return xy
+
+
 class _PathsCommand(click.Command):
     """``paths --help`` ends with the test functions, read from the lab's registry."""
 
