@@ -178,6 +178,8 @@ def paths_command(ctx, function_name, optimizers, convention, steps, lr, start, 
             except OSError as e:
                 raise click.ClickException(f"cannot write {path}: {e.strerror or e}")
             click.echo(f"wrote {path}")
+
+
 @cli.command("explain")
 @click.argument("optimizer", type=OPTIMIZERS)
 @click.option("--lr", type=FiniteFloat(min=0), help="Learning rate [the optimizer's].")
