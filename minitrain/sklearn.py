@@ -92,7 +92,11 @@ def _extended_constraints(base):
 
 @njit(**JIT)
 def _finish_grad(params, grads, is_bias, scale, c):
-    """grads = scale * grads + c * params at the weights (c = alpha / n); returns ||W||^2."""
+    """grads = scale * grads, + c * params at the weights (c = alpha / n); returns ||W||^2.
+
+    One fused pass (big layers are memory-bound: measured faster than a vectorised
+    update plus a separate sum of squares).
+    """
     sq = 0.0
     for i in range(params.size):
         g = grads[i] * scale
