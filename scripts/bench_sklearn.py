@@ -5,7 +5,7 @@
 
 Both estimators get the same arguments and the same random_state, so they start from
 the same initial weights and see the same minibatches; the table shows the fit time
-of each, the ratio (scikit-learn / minitrain: > 1 means minitrain is faster), the
+of each (best of 3 fits for the dense sets), the ratio (scikit-learn / minitrain: > 1 means minitrain is faster), the
 test score (accuracy or R^2) and the epochs run (n_iter_). Goals (issue 15): >= 5x
 faster at equal score (+-0.01) with adam and sgd; lbfgs no slower.
 """
@@ -62,13 +62,17 @@ def datasets(quick):
     yield "text 20k x 50k sparse", _split(X, y), False, dict(max_iter=2 if quick else 5)
 
 
-def timed_fit(est, Xtr, ytr, Xte, yte):
+def timed_fit(est, Xtr, ytr, Xte, yte, repeats=1):
+    """(best fit time of `repeats` fits, test score, n_iter_): the best of a few fits
+    filters out the noise of a shared machine."""
+    best = float("inf")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        t = time.perf_counter()
-        est.fit(Xtr, ytr)
-        seconds = time.perf_counter() - t
-    return seconds, est.score(Xte, yte), est.n_iter_
+        for _ in range(repeats):
+            t = time.perf_counter()
+            est.fit(Xtr, ytr)
+            best = min(best, time.perf_counter() - t)
+    return best, est.score(Xte, yte), est.n_iter_
 
 
 def warm_up():
@@ -103,8 +107,9 @@ def main():
             p = dict(params, solver=solver, random_state=0)
             if solver == "lbfgs" and sp.issparse(Xtr):
                 p["max_iter"] = 20
-            ts, ss, ns = timed_fit(Sk(**p), Xtr, ytr, Xte, yte)
-            tm, sm, nm = timed_fit(Mt(**p), Xtr, ytr, Xte, yte)
+            repeats = 1 if sp.issparse(Xtr) else 3
+            ts, ss, ns = timed_fit(Sk(**p), Xtr, ytr, Xte, yte, repeats)
+            tm, sm, nm = timed_fit(Mt(**p), Xtr, ytr, Xte, yte, repeats)
             ratio = ts / tm
             equal = abs(ss - sm) <= 0.01
             need = 1.0 if solver == "lbfgs" else 5.0
