@@ -60,12 +60,6 @@ from minitrain.train import EarlyStopping, History
 from minitrain.train import fit as train_fit
 
 
-def default_lr(name):
-    """The trainer's default lr for optimizer ``name``, from its one home."""
-    if hasattr(optim, "default_lr"):
-        return optim.default_lr(name)
-    from minitrain.experiments.runs import DEFAULT_LR       # until optim.default_lr lands
-    return DEFAULT_LR[name]
 
 __all__ = ["MinitrainClassifier", "MinitrainRegressor"]
 
@@ -171,7 +165,7 @@ class _MinitrainEstimator(BaseEstimator):
 
     # -- building the pieces ----------------------------------------------------------
     def _learning_rate(self):
-        return default_lr(self.optimizer) if self.lr is None else self.lr
+        return optim.default_lr(self.optimizer) if self.lr is None else self.lr
 
     def _build(self, X, loss, n_out, seed):
         """model_, optimizer_, schedule_ and the counters, for a fresh start on X."""
