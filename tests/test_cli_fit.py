@@ -245,3 +245,23 @@ def test_fit_draws_its_learning_curves(tmp_path, cache):
     fit_json("--dataset", "moons", "--n-samples", 100, "--epochs", 2, "--no-plot",
              "--out", tmp_path / "s")
     assert not (tmp_path / "s" / "curves.png").exists()
+
+
+@pytest.mark.parametrize("bias_decay", [True, False])
+def test_bias_decay_switch_reaches_the_optimizer(bias_decay, cache):
+    import numpy as np
+    cfg = mt.runs.resolve({"dataset": "moons", "optimizer": "sgd", "weight_decay": 0.5,
+                           "bias_decay": bias_decay, "hidden": [4]})
+    run = mt.runs.build_run(cfg)
+    p = run.model.params.copy()
+    run.optimizer.step(run.model.params, np.zeros_like(p))      # only the decay acts
+    moved = run.model.params != p
+    bias = run.model.bias_mask
+    assert moved[~bias & (p != 0)].all()                          # weights always decay
+    assert moved[bias & (p != 0)].any() == bias_decay             # biases only when asked
+
+
+def test_optimizer_options_come_from_the_registry():
+    help_text = " ".join(invoke("fit", "--help").output.split())
+    for name in mt.optim.options():
+        assert "--" + name.replace("_", "-") in help_text

@@ -83,7 +83,7 @@ def test_summary_is_the_mean_and_std_of_the_curves():
     assert ranked == sorted(OPTS, key=lambda n: expected[n][0])
     assert [r["rank"] for r in result.summary] == [1, 2, 3, 4]
     assert {r["lr"] for r in result.summary if r["optimizer"] == "sgd"} == \
-        {mt.runs.DEFAULT_LR["sgd"]}
+        {mt.optim.default_lr("sgd")}
 
 
 def test_rerun_gives_identical_tables(tmp_path):
@@ -108,7 +108,7 @@ def test_lr_per_optimizer_and_schedule():
     result = mt.compare("iris", ["sgd", "adam"], lr={"adam": 0.02}, schedule="cosine",
                         schedule_params={"warmup_steps": 3}, **SMALL)
     lrs = {r["optimizer"]: r["lr"] for r in result.summary}
-    assert lrs == {"sgd": mt.runs.DEFAULT_LR["sgd"], "adam": 0.02}
+    assert lrs == {"sgd": mt.optim.default_lr("sgd"), "adam": 0.02}
     sched = mt.schedules.get("cosine", lr=0.02, total_steps=3 * 3, warmup_steps=3)
     adam = [r for r in result.curves if r["optimizer"] == "adam"]
     # history lr = the lr of the epoch's last step

@@ -225,15 +225,12 @@ SCHEDULES = RegistryChoice("minitrain.schedules:names")
 ACTIVATIONS = RegistryChoice("minitrain.nn:ACTIVATIONS")
 LOSSES = RegistryChoice("minitrain.nn:LOSSES")
 CONVENTIONS = RegistryChoice("minitrain.optim:CONVENTIONS")
-OPTIMIZER_FLAGS = ("momentum", "beta1", "beta2", "eps", "rho", "weight_decay", "amsgrad",
-                   "centered", "momentum_decay", "initial_accumulator",
-                   "decoupled_weight_decay")
 
 
 def run_options(opts):
     """The run options (names of the run builder's table) among a command's keywords."""
-    from minitrain.experiments.runs import RUN_OPTIONS
-    keys = [k for k in RUN_OPTIONS if k != "schedule_params"] + list(OPTIMIZER_FLAGS)
+    from minitrain.experiments.runs import RUN_OPTIONS, optimizer_options
+    keys = [k for k in RUN_OPTIONS if k != "schedule_params"] + list(optimizer_options())
     return {k: opts[k] for k in keys if k in opts}
 @contextlib.contextmanager
 def _interruptible(note):
@@ -258,32 +255,26 @@ def _interruptible(note):
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 def optimizer_options(f):
-    """Decorator: the optimizer hyperparameters other than --lr, all defaulting to None.
+    """Decorator: every optimizer hyperparameter but --lr, generated from the optimizer
+    registry (:func:`minitrain.optim.options`), all defaulting to None ("not given").
 
-    A value the chosen optimizer does not take is a usage error
-    (:func:`_check_optimizer_flags`).
+    A value the chosen optimizer does not take is a usage error (the run builder's
+    check); ranges are checked by the optimizer itself.
     """
-    options = [
-        click.option("--momentum", type=FiniteFloat(0, 1, max_open=True),
-                     help="SGD/RMSprop momentum."),
-        click.option("--beta1", type=FiniteFloat(0, 1, max_open=True),
-                     help="Adam family: first-moment decay."),
-        click.option("--beta2", type=FiniteFloat(0, 1, max_open=True),
-                     help="Adam family: second-moment decay."),
-        click.option("--eps", type=FiniteFloat(min=0, min_open=True)),
-        click.option("--rho", type=FiniteFloat(0, 1, max_open=True),
-                     help="RMSprop's decay of the squared-gradient average (torch's alpha)."),
-        click.option("--weight-decay", type=FiniteFloat(min=0)),
-        click.option("--amsgrad/--no-amsgrad", default=None),
-        click.option("--centered/--no-centered", default=None),
-        click.option("--momentum-decay", type=FiniteFloat(min=0), help="Nadam's psi."),
-        click.option("--initial-accumulator", type=FiniteFloat(min=0),
-                     help="AdaGrad's starting sum."),
-        click.option("--decoupled-weight-decay/--coupled-weight-decay", default=None),
-    ]
-    for option in reversed(options):
-        f = option(f)
+    from minitrain import optim
+    for name, info in reversed(optim.options().items()):
+        flag = "--" + name.replace("_", "-")
+        who = ", ".join(info["optimizers"]) if len(info["optimizers"]) < len(
+            optim.names()) else "every optimizer"
+        text = f"{info['help']} [{who}]"
+        if info["type"] is bool:
+            f = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=text)(f)
+        else:
+            kind = FiniteFloat() if info["type"] is float else click.INT
+            f = click.option(flag, name, type=kind, default=None, help=text)(f)
     return f
+
+
 def _threads(ctx, param, value):
     from minitrain.threads import resolve
     try:

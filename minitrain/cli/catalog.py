@@ -165,9 +165,8 @@ def optimizers_command():
     See one update worked out by hand:   minitrain explain adam
     """
     from minitrain import optim
-    from minitrain.experiments.runs import DEFAULT_LR
     for name in optim.names():
         defaults = ", ".join(f"{k}={v!r}" for k, v in optim.defaults(name).items())
         description = optim.describe(name).split(": ", 1)[-1]      # without "name: "
         click.echo(f"{name:9}  {description}")
-        click.echo(f"{'':9}  defaults: {defaults}; fit's default lr: {DEFAULT_LR[name]:g}")
+        click.echo(f"{'':9}  defaults: {defaults}; fit's default lr: {optim.default_lr(name):g}")

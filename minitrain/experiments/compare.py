@@ -71,7 +71,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
     lr : float or dict, optional
         One lr for every optimizer, or ``{label or name: lr}`` (a plain name covers
         ``name@keras`` too unless that label has its own); missing ones get
-        :data:`minitrain.experiments.runs.DEFAULT_LR`.
+        :func:`minitrain.optim.default_lr`.
     schedule : str, optional
         A schedule name; its ``lr``/``max_lr`` is each optimizer's lr.
     schedule_params : dict, optional

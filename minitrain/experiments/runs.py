@@ -90,6 +90,7 @@ RUN_OPTIONS = {
     "patience": (10, "int", (1, 10**7)),
     "min_delta": (0.0, "float", (0.0, None, False)),
     "on_diverge": ("stop", "choice", ("stop", "rollback")),
+    "bias_decay": (True, "bool", None),
 }
 DEFAULTS = {k: v[0] for k, v in RUN_OPTIONS.items()}
 
@@ -103,12 +104,7 @@ RESUMABLE = ("epochs",)
 def optimizer_options():
     """Every optimizer hyperparameter name (from the optimizer registry) except ``lr``."""
     from minitrain import optim
-    seen = {}
-    for name in optim.names():
-        for hp in optim.hyperparameters(name):
-            seen.setdefault(hp, None)
-    seen.pop("lr", None)
-    return tuple(seen)
+    return tuple(name for name in optim.options() if name != "lr")
 
 
 def _choices(source):
@@ -202,16 +198,9 @@ def resolve(options):
     return check(cfg)
 
 
-# TEMPORARY until the optimizer registry carries default_lr (then removed)
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.05,
-              "rmsprop": 1e-3, "adam": 1e-3, "adamax": 2e-3, "nadam": 1e-3, "adamw": 1e-3}
-
-
 def _default_lr(name):
     from minitrain import optim
-    if hasattr(optim, "default_lr"):
-        return optim.default_lr(name)
-    return DEFAULT_LR[name]
+    return optim.default_lr(name)
 
 
 def check(cfg):
@@ -309,9 +298,7 @@ def check_hyperparameter_names(optimizer, names):
 
 def _momentum_attr(name, opt):
     from minitrain import optim
-    if hasattr(optim, "momentum_attr"):
-        return optim.momentum_attr(name)
-    return getattr(type(opt), "momentum_attr", None)
+    return optim.momentum_attr(name)
 
 
 def build_schedule(name, params, *, lr, total_steps=None, warmup=(0, 0.0)):
@@ -526,8 +513,9 @@ def build_run(cfg, data=None):
                    seed=cfg["seed"])
     optimizer = mt.optim.get(cfg["optimizer"], convention=cfg["convention"],
                              **optimizer_hyperparameters(cfg))
-    if hasattr(optimizer, "set_layout") and hasattr(model, "param_blocks"):
-        optimizer.set_layout(model.param_blocks)
+    optimizer.set_layout(model.param_blocks)        # Keras's clipnorm is per W_i, b_i
+    if not cfg["bias_decay"]:
+        optimizer.exclude_from_weight_decay(model.bias_mask)
     steps_per_epoch = -(-len(data.train) // cfg["batch_size"])
     schedule = None
     if cfg["schedule"]:
