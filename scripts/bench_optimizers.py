@@ -29,7 +29,7 @@ import numpy as np
 
 # arrays read + written per element and step (params, grads, state), for GB/s
 TRAFFIC = {"sgd": 3, "momentum": 5, "nesterov": 5, "adagrad": 5, "rmsprop": 5, "adam": 7,
-           "adamax": 7, "nadam": 7, "adamw": 7}
+           "adamax": 7, "nadam": 7, "adamw": 7, "radam": 7, "lion": 5}
 
 
 def numpy_step(name):
@@ -84,18 +84,43 @@ def numpy_step(name):
         p -= np.float32(lr * (1 - mu) / (1 - mp[0])) * g / den
         p -= np.float32(lr * mu1 / (1 - mp[0] * mu1)) * m / den
 
+    def radam(p, g, lr, t):
+        m = st.setdefault("m", np.zeros_like(p)); v = st.setdefault("v", np.zeros_like(p))
+        m += np.float32(0.1) * (g - m)
+        v *= np.float32(0.999)
+        v += np.float32(0.001) * g * g
+        rho_inf = 2 / 0.001 - 1
+        rho_t = rho_inf - 2 * t * 0.999 ** t / (1 - 0.999 ** t)
+        m_hat = m / np.float32(1 - 0.9 ** t)
+        if rho_t > 5:
+            r = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** .5
+            p -= m_hat * np.float32(lr) * (np.float32((1 - 0.999 ** t) ** 0.5)
+                                           / (np.sqrt(v) + np.float32(1e-8))) * np.float32(r)
+        else:
+            p -= m_hat * np.float32(lr)
+
+    def lion(p, g, lr, t):
+        m = st.setdefault("m", np.zeros_like(p))
+        p -= np.float32(lr) * np.sign(m * np.float32(0.9) + g * np.float32(0.1))
+        m *= np.float32(0.99)
+        m += np.float32(0.01) * g
+
     return {"sgd": sgd, "momentum": lambda *a: sgd(*a, mu=0.9),
             "nesterov": lambda *a: sgd(*a, mu=0.9, nesterov=True), "adagrad": adagrad,
             "rmsprop": rmsprop, "adam": adam, "adamax": adamax, "nadam": nadam,
-            "adamw": lambda *a: adam(*a, wd=1e-2)}[name]
+            "adamw": lambda *a: adam(*a, wd=1e-2), "radam": radam, "lion": lion}[name]
 
 
 def torch_optimizer(torch, name, params):
+    """torch.optim's optimizer for ``name`` (None for Lion: torch has none)."""
     o = torch.optim
+    if name == "lion":
+        return None, "-"
     cls, hp = {"sgd": (o.SGD, {}), "momentum": (o.SGD, {"momentum": 0.9}),
                "nesterov": (o.SGD, {"momentum": 0.9, "nesterov": True}),
                "adagrad": (o.Adagrad, {}), "rmsprop": (o.RMSprop, {}), "adam": (o.Adam, {}),
-               "adamax": (o.Adamax, {}), "nadam": (o.NAdam, {}), "adamw": (o.AdamW, {})}[name]
+               "adamax": (o.Adamax, {}), "nadam": (o.NAdam, {}), "adamw": (o.AdamW, {}),
+               "radam": (o.RAdam, {})}[name]
     try:
         return cls(params, fused=True, **hp), "fused"
     except (RuntimeError, TypeError, ValueError):
@@ -144,6 +169,8 @@ def torch_worker(sizes, only):
             tp = torch.nn.Parameter(torch.from_numpy(p0.copy()))
             tp.grad = torch.from_numpy(g)
             topt, path = torch_optimizer(torch, name, [tp])
+            if topt is None:
+                continue
 
             def torch_step(k):
                 topt.param_groups[0]["lr"] = 1e-3 * (1 + 1e-3 * k)
@@ -206,13 +233,44 @@ def startup():
         code1 = STARTUP.replace("{first}", "break")
         warm_one = min(float(subprocess.check_output([sys.executable, "-c", code1], env=env))
                        for _ in range(3))
-    print(f"\nimport + first float32 step of all 9 optimizers, cold cache: {cold:.2f} s "
-          f"(compiles 6 serial kernels)")
-    print(f"import + first float32 step of all 9 optimizers, warm cache: {warm_all:.2f} s")
+    import minitrain.optim
+    k = len(minitrain.optim.names())
+    print(f"\nimport + first float32 step of all {k} optimizers, cold cache: {cold:.2f} s")
+    print(f"import + first float32 step of all {k} optimizers, warm cache: {warm_all:.2f} s")
     print(f"import + first step of one optimizer (sgd), warm cache:      {warm_one:.2f} s "
           f"(target <= 0.5 s)")
     print(f"numba {__import__('numba').__version__}, {os.cpu_count()} CPUs, "
-          f"PARALLEL_MIN_SIZE = {minitrain.kernels.PARALLEL_MIN_SIZE:.0e}")
+          f"PARALLEL_MIN_SIZE = {minitrain.optim._compile.PARALLEL_MIN_SIZE:.0e}")
+
+
+#: what --extras times on adam: the gradient preparation options (optional work)
+EXTRAS = {"plain": {}, "maximize": {"maximize": True}, "clipvalue": {"clipvalue": 1.0},
+          "clipnorm/2 blocks": {"clipnorm": 1.0}, "global_clipnorm": {"global_clipnorm": 1.0},
+          "decay mask": {"weight_decay": 0.01}}
+
+
+def bench_extras(sizes):
+    """Median step of adam with each gradient-preparation option (float32); the plain
+    row is the path every run without these options takes."""
+    import minitrain as mt
+
+    print(f"\n{'adam with':18s} " + " ".join(f"{n:>10.0e}" for n in sizes))
+    for label, hp in EXTRAS.items():
+        row = []
+        for n in sizes:
+            rng = np.random.default_rng(0)
+            p = rng.normal(0, 1, n).astype(np.float32)
+            g = (rng.normal(0, 1, n) * 1e-3).astype(np.float32)
+            opt = mt.optim.get("adam", **hp)
+            opt.set_layout([(0, n // 2), (n // 2, n)])
+            if label == "decay mask":
+                opt.exclude_from_weight_decay(np.arange(n) % 10 == 0)
+
+            def step(k):
+                opt.lr = 1e-3 * (1 + 1e-3 * k)
+                opt.step(p, g)
+            row.append(median_time(step, n))
+        print(f"{label:18s} " + " ".join(f"{t * 1e6:8.1f}us" for t in row), flush=True)
 
 
 def peer_env():
@@ -231,12 +289,16 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated registry names")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-startup", action="store_true")
+    ap.add_argument("--extras", action="store_true",
+                    help="also time adam with maximize, clipping and a weight-decay mask")
     args = ap.parse_args()
     import minitrain as mt
 
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     only = args.only.split(",") if args.only else list(mt.optim.names())
     bench(sizes, only, not args.no_torch)
+    if args.extras:
+        bench_extras(sizes)
     if not args.no_startup:
         startup()
 

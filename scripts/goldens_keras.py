@@ -23,7 +23,8 @@ minitrain's keras defaults against Keras itself.
 past ``T_max`` (the other convention of ``cosine``).
 
 Needs ``pip install keras`` beside the CPU torch (``KERAS_BACKEND=torch``; this script
-sets it). Run: ``python scripts/goldens_keras.py [OUTDIR]`` or scripts/make_goldens.py.
+sets it). Run: ``python scripts/goldens_keras.py [OUTDIR] [--only lion,extras]`` or
+scripts/make_goldens.py.
 minitrain and its tests never import keras or torch.
 """
 from __future__ import annotations
@@ -57,6 +58,7 @@ CONFIGS = {
                               "weight_decay": 0.05}],
     "nadam": [{"lr": 0.01}, {"lr": 0.01, "beta1": 0.8, "eps": 1e-3, "weight_decay": 0.05}],
     "adamw": [{"lr": 0.01}, {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.1, "amsgrad": True}],
+    "lion": [{"lr": 0.003}, {"lr": 0.003, "beta1": 0.8, "beta2": 0.9, "weight_decay": 0.5}],
 }
 
 # minitrain name -> Keras argument name
@@ -64,7 +66,7 @@ KERAS_NAMES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2", "eps
                "initial_accumulator": "initial_accumulator_value"}
 KERAS_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adagrad": "Adagrad",
                "rmsprop": "RMSprop", "adam": "Adam", "adamax": "Adamax", "nadam": "Nadam",
-               "adamw": "AdamW"}
+               "adamw": "AdamW", "lion": "Lion"}
 PRESETS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
 
 
@@ -111,6 +113,58 @@ def trajectory(keras, name, hp, dtype):
     return out
 
 
+# Clipping and weight-decay exclusion, in tests/goldens/keras_extras.npz. "layout": the
+# flat array as separate Keras variables [start, stop) (minitrain: opt.set_layout);
+# "exclude": indices of the variables given to exclude_from_weight_decay(var_list=...).
+LAYOUT = [[0, 10], [10, 16]]
+EXTRAS = [
+    {"name": "adam", "hp": {"lr": 0.01, "clipnorm": 0.5}, "layout": LAYOUT},
+    {"name": "adam", "hp": {"lr": 0.01, "clipnorm": 0.5}},
+    {"name": "momentum", "hp": {"lr": 0.02, "clipvalue": 0.3}},
+    {"name": "rmsprop", "hp": {"lr": 0.005, "global_clipnorm": 1.0}, "layout": LAYOUT},
+    {"name": "nadam", "hp": {"lr": 0.01, "global_clipnorm": 0.8}},
+    {"name": "adamw", "hp": {"lr": 0.01, "weight_decay": 0.5}, "layout": LAYOUT, "exclude": [1]},
+    {"name": "sgd", "hp": {"lr": 0.05, "weight_decay": 0.2}, "layout": LAYOUT, "exclude": [0]},
+    {"name": "lion", "hp": {"lr": 0.003, "weight_decay": 0.5, "clipnorm": 1.0},
+     "layout": LAYOUT, "exclude": [1]},
+    {"name": "lion", "hp": {"lr": 0.003, "global_clipnorm": 0.5}, "layout": LAYOUT},
+]
+
+
+def extra_trajectory(keras, case, dtype):
+    """The trajectory of one EXTRAS case (parameters after every step)."""
+    A, c, p0, noise, lr_factor = problem()
+    keras.config.set_floatx(np.dtype(dtype).name)
+    layout = case.get("layout") or [[0, N]]
+    variables = [keras.Variable(p0[a:b].astype(dtype), dtype=np.dtype(dtype).name)
+                 for a, b in layout]
+    opt = keras_optimizer(keras, case["name"], case["hp"])
+    if case.get("exclude"):
+        opt.exclude_from_weight_decay(var_list=[variables[i] for i in case["exclude"]])
+    opt.build(variables)
+    out = np.empty((T, N), dtype)
+    for t in range(T):
+        opt.learning_rate = float(case["hp"]["lr"] * lr_factor[t])
+        p = np.concatenate([np.asarray(v.numpy()) for v in variables])
+        g = gradient(p, A, c, noise[t])
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g[a:b]), v)
+                             for v, (a, b) in zip(variables, layout)])
+        out[t] = np.concatenate([np.asarray(v.numpy()) for v in variables])
+    return out
+
+
+def extras(keras, outdir):
+    A, c, p0, noise, lr_factor = problem()
+    arrays = dict(A=A, c=c, p0=p0, noise=noise, lr_factor=lr_factor,
+                  cases=np.array(json.dumps(EXTRAS)), keras_version=np.array(keras.__version__))
+    for k, case in enumerate(EXTRAS):
+        for dtype in (np.float32, np.float64):
+            arrays[f"traj_{k}_{np.dtype(dtype).name}"] = extra_trajectory(keras, case, dtype)
+    path = outdir / "keras_extras.npz"
+    np.savez_compressed(path, **arrays)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+
+
 # ------------------------------------------------------------------------- schedules
 PIECEWISE = {"two": dict(boundaries=[10, 25], values=[1.0, 0.5, 0.1]),
              "at0": dict(boundaries=[0, 3], values=[0.3, 0.2, 0.1])}
@@ -153,7 +207,7 @@ def schedules(keras):
     return out
 
 
-def main(outdir: pathlib.Path):
+def main(outdir: pathlib.Path, only=None):
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
 
@@ -165,6 +219,8 @@ def main(outdir: pathlib.Path):
     floatx = keras.config.floatx()
     try:
         for name, configs in CONFIGS.items():
+            if only and name not in only:
+                continue
             arrays = dict(A=A, c=c, p0=p0, noise=noise, lr_factor=lr_factor,
                           configs=np.array(json.dumps(configs)),
                           keras_defaults=np.array(json.dumps(keras_defaults(keras, name))),
@@ -176,13 +232,20 @@ def main(outdir: pathlib.Path):
             path = outdir / f"keras_{name}.npz"
             np.savez_compressed(path, **arrays)
             print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
-        path = outdir / "keras_schedules.npz"
-        np.savez_compressed(path, **schedules(keras))
-        print(f"wrote {path}")
+        if only and "extras" in only:
+            extras(keras, outdir)
+        if not only:
+            extras(keras, outdir)
+            path = outdir / "keras_schedules.npz"
+            np.savez_compressed(path, **schedules(keras))
+            print(f"wrote {path}")
     finally:
         keras.config.set_floatx(floatx)        # no global side effects for make_goldens.py
 
 
 if __name__ == "__main__":
     root = pathlib.Path(__file__).resolve().parent.parent
-    main(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "tests" / "goldens")
+    args = sys.argv[1:]
+    only = args[args.index("--only") + 1].split(",") if "--only" in args else None
+    args = [a for i, a in enumerate(args) if a != "--only" and (i == 0 or args[i - 1] != "--only")]
+    main(pathlib.Path(args[0]) if args else root / "tests" / "goldens", only)

@@ -160,14 +160,17 @@ def prepare(g, maximize=False, clipnorm=None, clipvalue=None, global_clipnorm=No
     if clipnorm is not None:
         for a, b in blocks:
             n = float(np.sqrt(np.sum(g[a:b].astype(np.float64) ** 2)))
-            if keras:
-                g[a:b] = g[a:b] * _c(clipnorm, dt) / _c(max(n, clipnorm), dt)
+            if keras:                    # Keras (torch backend) rounds the max to float32
+                g[a:b] = g[a:b] * _c(clipnorm, dt) / _c(np.float32(max(n, clipnorm)), dt)
             else:
                 g[a:b] = g[a:b] * _c(min(1.0, clipnorm / (n + 1e-6)), dt)
     if global_clipnorm is not None:
         n = float(np.sqrt(sum(np.sum(g[a:b].astype(np.float64) ** 2) for a, b in blocks)))
         c = global_clipnorm
-        scale = c * min(1 / n, 1 / c) if keras else min(1.0, c / (n + 1e-6))
+        if keras:                        # Keras (torch backend): a float32 scale
+            scale = float(np.float32(c) * np.float32(min(1 / n, 1 / c)))
+        else:
+            scale = min(1.0, c / (n + 1e-6))
         g = g * _c(scale, dt)
     return g
 

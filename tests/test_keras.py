@@ -159,6 +159,7 @@ KERAS_UNDER_TEST = {
                   momentum_decay=st.floats(0.0, 1.0)),
     "adamw": dict(lr=lr, beta1=st.floats(0.51, 0.999), beta2=unit, eps=pos, weight_decay=wd,
                   amsgrad=st.booleans()),
+    "lion": dict(lr=lr, beta1=unit, beta2=unit, weight_decay=wd),
 }
 
 

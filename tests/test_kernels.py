@@ -28,6 +28,9 @@ OPTIMIZERS_UNDER_TEST = {
                   momentum_decay=st.floats(0.0, 1.0), decoupled_weight_decay=st.booleans()),
     "adamw": dict(lr=lr, beta1=st.floats(0.51, 0.999), beta2=unit, eps=pos, weight_decay=wd,
                   amsgrad=st.booleans()),
+    "radam": dict(lr=lr, beta1=st.floats(0.51, 0.999), beta2=unit, eps=pos, weight_decay=wd,
+                  decoupled_weight_decay=st.booleans()),
+    "lion": dict(lr=lr, beta1=unit, beta2=unit, weight_decay=wd),
 }
 #: the gradient preparation every optimizer has (tested in test_optim_extras.py)
 COMMON = ("maximize", "clipnorm", "clipvalue", "global_clipnorm")
@@ -105,7 +108,8 @@ VARIANTS = [("sgd", {"weight_decay": 0.1}), ("momentum", {}), ("nesterov", {"wei
             ("adam", {"amsgrad": True, "weight_decay": 0.1}),
             ("adam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
             ("adamax", {"weight_decay": 0.1}), ("nadam", {"weight_decay": 0.1}),
-            ("adamw", {"amsgrad": True})]
+            ("adamw", {"amsgrad": True}), ("radam", {"weight_decay": 0.1}),
+            ("lion", {"weight_decay": 0.1})]
 
 
 def run(name, hp, n, dtype, steps, parallel, monkeypatch):

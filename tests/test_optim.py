@@ -11,7 +11,7 @@ from minitrain import optim
 
 GOLDENS = pathlib.Path(__file__).parent / "goldens"
 CLASSES = [optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam, optim.Adamax, optim.Nadam,
-           optim.AdamW]
+           optim.AdamW, optim.RAdam, optim.Lion]
 
 
 def gradient(p, A, c, noise_t):
@@ -23,7 +23,7 @@ def gradient(p, A, c, noise_t):
 def golden_cases():
     for name in optim.names():
         if "torch" not in optim.conventions(name):
-            continue                                      # Keras-only: Keras goldens (test_keras)
+            continue                                      # Lion: Keras goldens (test_keras)
         with np.load(GOLDENS / f"optim_{name}.npz") as z:
             for k, hp in enumerate(json.loads(str(z["configs"]))):
                 for dtype in ("float32", "float64"):
@@ -88,6 +88,16 @@ def test_state_dict_round_trip_is_bit_exact(name, hp, dtype):
     assert np.array_equal(p, p_straight)
     for key, buf in straight.state.items():
         assert np.array_equal(fresh.state[key], buf), key
+
+
+def test_load_state_dict_restores_a_changed_momentum():
+    opt = optim.get("momentum", lr=0.1)
+    opt.set_momentum(0.5)
+    p = np.ones(3)
+    opt.step(p, p.copy())
+    fresh = optim.get("momentum")
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.momentum == 0.5 and fresh.lr == 0.1
 
 
 def test_load_state_dict_copies_and_checks():
@@ -240,13 +250,16 @@ PYTORCH_DEFAULTS = {
     "nadam": dict(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
                   momentum_decay=4e-3, decoupled_weight_decay=False),
     "adamw": dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False),
+    "radam": dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                  decoupled_weight_decay=False),
+    "lion": dict(lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0),     # Keras's
 }
 PYTORCH_DEFAULTS = {k: {**v, **COMMON} for k, v in PYTORCH_DEFAULTS.items()}
 
 
 def test_registry():
     assert optim.names() == ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
-                             "adamax", "nadam", "adamw")
+                             "adamax", "nadam", "adamw", "radam", "lion")
     for name in optim.names():
         assert optim.defaults(name) == PYTORCH_DEFAULTS[name]
         assert optim.hyperparameters(name) == tuple(PYTORCH_DEFAULTS[name])
@@ -283,7 +296,7 @@ def test_doctests():
     import importlib
     attempted = 0
     for module in ("", "._base", "._compile", *(f".{n}" for n in (
-            "sgd", "adagrad", "rmsprop", "adam", "adamax", "nadam"))):
+            "sgd", "adagrad", "rmsprop", "adam", "adamax", "nadam", "radam", "lion"))):
         result = doctest.testmod(importlib.import_module("minitrain.optim" + module),
                                  optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module

@@ -9,7 +9,7 @@ top of the optimizer's file, above its class (as in torch's ``adam.py``):
 - ``_base.py``: :class:`Optimizer`: lr, step count, state, checks, state_dict, and what
   happens to the gradient before the update (maximize, clipping, weight-decay masks);
 - ``sgd.py`` (plain, momentum, Nesterov), ``adagrad.py``, ``rmsprop.py``, ``adam.py``
-  (Adam, AdamW), ``adamax.py``, ``nadam.py``;
+  (Adam, AdamW), ``adamax.py``, ``nadam.py``, ``radam.py``, ``lion.py``;
 - ``_compile.py``: speed tricks (parallel twins, dtype entry points): skip on first read.
 
 >>> import numpy as np
@@ -32,7 +32,8 @@ are imported when first used.
 Two conventions
 ---------------
 Every optimizer takes ``convention="torch"`` (PyTorch's equations and defaults) or
-``convention="keras"`` (Keras 3's) where it has both (:func:`conventions`). What changes with ``"keras"``:
+``convention="keras"`` (Keras 3's) where it has both (:func:`conventions`; RAdam has
+only torch's, Lion only Keras's). What changes with ``"keras"``:
 
 - ``weight_decay`` is decoupled on every optimizer: ``p <- p * (1 - lr*weight_decay)``
   with the current lr, before the update (PyTorch: L2 in the gradient);
@@ -51,7 +52,7 @@ Every optimizer takes ``convention="torch"`` (PyTorch's equations and defaults) 
 
 Schedules set momentum through ``Optimizer.set_momentum``, which writes the
 hyperparameter named by :func:`momentum_attr`: ``"momentum"`` for SGD and RMSprop,
-``"beta1"`` for the Adam family, ``None`` for Adagrad (where ``set_momentum``
+``"beta1"`` for the Adam family and Lion, ``None`` for Adagrad (where ``set_momentum``
 raises ``TypeError``, as PyTorch's OneCycleLR refuses Adagrad).
 
 Adding an optimizer: one file ``minitrain/optim/<name>.py`` (kernel and class) and one
@@ -68,7 +69,7 @@ from typing import NamedTuple
 from minitrain._validation import check_choice
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "Adamax", "Nadam", "AdamW",
-           "CONVENTIONS", "names", "get", "defaults", "hyperparameters",
+           "RAdam", "Lion", "CONVENTIONS", "names", "get", "defaults", "hyperparameters",
            "describe", "update_rule", "parse_spec", "default_lr", "momentum_attr",
            "conventions", "options"]
 
@@ -158,14 +159,20 @@ _REGISTRY = {
         _defaults(dict(_ADAM, weight_decay=1e-2, amsgrad=False),
                   dict(_KERAS_ADAM, weight_decay=4e-3)), 1e-3,
         "AdamW: Adam with decoupled weight decay 1e-2 (Loshchilov & Hutter)", "beta1"),
+    "radam": Entry(
+        "radam:RAdam", _defaults(dict(_ADAM, decoupled_weight_decay=False)), 1e-3,
+        "RAdam: Adam with a rectified variance warm-up (Liu et al. 2020)", "beta1"),
+    "lion": Entry(
+        "lion:Lion", _defaults(keras=dict(lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0)),
+        1e-4, "Lion: the sign of an interpolated momentum (Chen et al. 2023)", "beta1"),
 }
 
 #: hyperparameter -> (type, one-line help) for the command line (:func:`options`)
 _HELP = {
     "momentum": (float, "momentum factor (SGD, RMSprop)"),
     "dampening": (float, "SGD: dampening of the momentum buffer (torch)"),
-    "beta1": (float, "first-moment decay (Adam family)"),
-    "beta2": (float, "second-moment decay (Adam family)"),
+    "beta1": (float, "first-moment decay (Adam family, Lion)"),
+    "beta2": (float, "second-moment decay (Adam family; Lion's momentum decay)"),
     "eps": (float, "added to the denominator for stability"),
     "rho": (float, "RMSprop: decay of the mean square (torch's alpha)"),
     "weight_decay": (float, "weight decay (L2 in torch's rule, decoupled in Keras's)"),
@@ -253,7 +260,7 @@ def defaults(name, convention=None):
     """Hyperparameter -> default value for registry ``name`` (presets applied).
 
     The defaults of ``convention`` (``"torch"`` or ``"keras"``; None: the optimizer's
-    own default convention, torch except for Keras-only ones).
+    own default convention, torch except for Lion).
     """
     e = _entry(name)
     table = e.defaults[_convention(convention, name)]
@@ -294,7 +301,7 @@ def get(name, convention=None, **hp):
     """Build the optimizer registered as ``name`` with hyperparameters ``hp``.
 
     ``convention`` is ``"torch"`` (PyTorch's update rule and defaults) or ``"keras"``
-    (Keras 3's); None is the optimizer's own (its first convention). Hyperparameters
+    (Keras 3's); None is the optimizer's own (torch, Keras for Lion). Hyperparameters
     not given take that convention's defaults.
 
     Raises ``ValueError`` for an unknown name or a convention the optimizer does not
@@ -318,8 +325,8 @@ def parse_spec(spec):
     conventions side by side (``--optimizers adam,adam@keras``). Without ``@`` the
     optimizer's own default convention. Raises ``ValueError`` naming the bad part.
 
-    >>> parse_spec("nesterov@keras"), parse_spec(" sgd ")
-    (('nesterov', 'keras'), ('sgd', 'torch'))
+    >>> parse_spec("nesterov@keras"), parse_spec(" sgd "), parse_spec("lion")
+    (('nesterov', 'keras'), ('sgd', 'torch'), ('lion', 'keras'))
     """
     if not isinstance(spec, str):
         raise TypeError(f"optimizer spec must be a string like 'adam@keras', got {spec!r}")
@@ -334,7 +341,7 @@ def update_rule(name_or_class, convention=None):
     """Return the "Update rule" block of an optimizer's docstring, dedented (for explain).
 
     With ``convention="keras"`` the "Update rule (keras)" block; an optimizer with one
-    convention has one block, "Update rule". None: the optimizer's default
+    convention (RAdam, Lion) has one block, "Update rule". None: the optimizer's default
     convention. Raises ``ValueError`` for a convention the optimizer does not have.
     """
     if isinstance(name_or_class, type):

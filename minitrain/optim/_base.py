@@ -68,6 +68,9 @@ class Hyper:
     """A validated hyperparameter attribute: assigning it (also later) runs the check.
 
     Assigning ``None`` assigns the registry default of the optimizer's convention.
+    Reading it is a plain instance-dict lookup: the descriptor has no ``__get__`` (a
+    data descriptor without one lets the instance dict answer, which keeps the few
+    reads of a step cheap).
     """
 
     def __init__(self, check):
@@ -75,9 +78,6 @@ class Hyper:
 
     def __set_name__(self, owner, name):
         self.name = name
-
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else obj.__dict__[self.name]
 
     def __set__(self, obj, value):
         if value is None:
@@ -96,20 +96,29 @@ class Flag(Hyper):
         obj.__dict__["_params"] = None
 
 
-class Clip(Hyper):
-    """A clipping threshold (None: off); changing it re-plans the gradient preparation."""
+class Prepared(Hyper):
+    """An option of the gradient preparation (``maximize``); setting it re-plans the step."""
+
+    def __set__(self, obj, value):
+        super().__set__(obj, value)
+        obj._plan()
+
+
+class Clip(Prepared):
+    """A clipping threshold (None: off); at most one of the three is set."""
 
     def __init__(self):
         super().__init__(optional_positive)
 
     def __set__(self, obj, value):
-        obj.__dict__[self.name] = self.check(self.name, value, type(obj).__name__)
+        value = self.check(self.name, value, type(obj).__name__)
         given = [n for n in ("clipnorm", "clipvalue", "global_clipnorm")
-                 if obj.__dict__.get(n) is not None]
-        if len(given) > 1:
-            obj.__dict__[self.name] = None
+                 if n != self.name and obj.__dict__.get(n) is not None]
+        if value is not None and given:
             raise ValueError(f"{type(obj).__name__}: give at most one of clipnorm, clipvalue "
-                             f"and global_clipnorm (as Keras), got {' and '.join(given)}")
+                             f"and global_clipnorm (as Keras), got {self.name} and {given[0]}")
+        obj.__dict__[self.name] = value
+        obj._plan()
 
 
 # ---------------------------------------------------------------- base class
@@ -155,7 +164,7 @@ class Optimizer:
     _scalar_state = ()        # extra scalar state saved by state_dict (Nadam: mu_product)
 
     lr = Hyper(nonneg)
-    maximize = Hyper(flag)
+    maximize = Prepared(flag)
     clipnorm = Clip()
     clipvalue = Clip()
     global_clipnorm = Clip()
@@ -198,8 +207,10 @@ class Optimizer:
         self._dtype = None
         self._params = self._grads = None     # the arrays of the last checked call
         self._blocks = None                   # [(start, stop)] from set_layout
+        self._excluded = []                   # exclude_from_weight_decay arguments
         self._decay_mask = None               # bool, True where weight decay applies
         self._work = None                     # the prepared gradient (when one is needed)
+        self._prepares = False                # see _plan
         self.maximize = maximize
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
@@ -213,7 +224,7 @@ class Optimizer:
     def set_momentum(self, value):
         """Set the momentum-like hyperparameter named by ``momentum_attr`` (for schedules).
 
-        ``momentum`` on SGD and RMSprop, ``beta1`` on the Adam family. The value
+        ``momentum`` on SGD and RMSprop, ``beta1`` on the Adam family and Lion. The value
         is validated like the constructor argument. Raises ``TypeError`` on optimizers
         without one (Adagrad).
         """
@@ -249,39 +260,47 @@ class Optimizer:
 
         ``where`` is a boolean mask over the flat array (True: no decay), e.g.
         ``MLP.bias_mask``, or integer indices. Calling it again adds to the excluded
-        entries; ``None`` clears them.
+        entries; ``None`` clears them. Sizes and index ranges are checked now when the
+        parameter count is known (after a step), else at the next step.
         """
         owner = f"{type(self).__name__}.exclude_from_weight_decay"
         if where is None:
-            self._decay_mask = None
+            self._excluded, self._decay_mask = [], None
+            self._plan()
             return
-        where = np.asarray(where)
+        where = np.array(where)                                   # a copy
         if where.dtype == bool:
             if where.ndim != 1:
                 raise ValueError(f"{owner}: mask must be 1-D, got shape {where.shape}")
-            n = where.shape[0]
-            if self._shape is not None and n != self._shape[0]:
-                raise ValueError(f"{owner}: mask has {n} entries, the parameters have "
-                                 f"{self._shape[0]}")
-            excluded = where
         elif np.issubdtype(where.dtype, np.integer) or where.size == 0:
-            if self._shape is None:
-                raise ValueError(f"{owner}: integer indices need the parameter count; step "
-                                 "once first or pass a boolean mask")
-            n = self._shape[0]
             where = where.astype(np.int64).ravel()
-            if where.size and (where.min() < -n or where.max() >= n):
-                raise ValueError(f"{owner}: indices must be in [-{n}, {n}), got "
-                                 f"{where.min()}..{where.max()}")
-            excluded = np.zeros(n, bool)
-            excluded[where] = True
         else:
             raise TypeError(f"{owner}: where must be a boolean mask or integer indices, "
                             f"got dtype {where.dtype}")
-        keep = ~excluded
-        if self._decay_mask is not None:
-            keep &= self._decay_mask
-        self._decay_mask = np.ascontiguousarray(keep)
+        excluded = [*self._excluded, where]
+        self._decay_mask = None
+        if self._shape is not None:
+            self._build_decay_mask(self._shape[0], excluded)      # check now
+        self._excluded = excluded
+        self._plan()
+
+    def _build_decay_mask(self, n, excluded=None):
+        """The bool mask, True where weight decay applies, from the excluded entries."""
+        owner = f"{type(self).__name__}.exclude_from_weight_decay"
+        keep = np.ones(n, bool)
+        for where in self._excluded if excluded is None else excluded:
+            if where.dtype == bool:
+                if where.shape[0] != n:
+                    raise ValueError(f"{owner}: mask has {where.shape[0]} entries, the "
+                                     f"parameters have {n}")
+                keep &= ~where
+            else:
+                if where.size and (where.min() < -n or where.max() >= n):
+                    raise ValueError(f"{owner}: indices must be in [-{n}, {n}), got "
+                                     f"{where.min()}..{where.max()}")
+                keep[where] = False
+        self._decay_mask = keep
+        return keep
 
     def step(self, params, grads):
         """Update ``params`` in place from ``grads``; allocate the state on the first call.
@@ -298,8 +317,7 @@ class Optimizer:
                     self.state[name] = self._new_buffer(name)
             self._params, self._grads = params, grads
         self.t += 1
-        if (self.maximize or self._decay_mask is not None or self.clipnorm is not None
-                or self.clipvalue is not None or self.global_clipnorm is not None):
+        if self._prepares:                    # maximize, clipping or a decay mask
             grads = self._prepare(params, grads)
         self._update(params, grads, self._kernel_fn)
 
@@ -356,8 +374,10 @@ class Optimizer:
             missing = [n for n in fresh._buffers() if n not in buffers]
             if missing:
                 raise ValueError(f"{owner}.load_state_dict: missing state buffer {missing[0]!r}")
-        for name in self.hyperparameter_names:
-            self.__dict__[name] = fresh.__dict__.get(name, getattr(fresh, name))
+        model = {"_blocks", "_excluded", "_decay_mask", "_work"}   # from the model: kept
+        vars(self).update({k: v for k, v in vars(fresh).items()
+                           if k not in model and k not in ("t", "state")})
+        self._plan()
         for name in self._scalar_state:
             setattr(self, name, float(d[name]))
         self.t, self.state = t, buffers
@@ -383,6 +403,12 @@ class Optimizer:
     def _new_buffer(self, name):
         return np.zeros(self._shape, self._dtype)
 
+    def _plan(self):
+        """Whether a step must prepare the gradient (a flag read once per step)."""
+        d = self.__dict__
+        self._prepares = bool(d.get("maximize") or self._excluded or any(
+            d.get(n) is not None for n in ("clipnorm", "clipvalue", "global_clipnorm")))
+
     def _decoupled_decay(self):
         """True when weight decay multiplies the weights (keras, AdamW form)."""
         return self.convention == "keras" or getattr(self, "decoupled_weight_decay", False)
@@ -392,7 +418,7 @@ class Optimizer:
         the keras convention or with ``decoupled_weight_decay``, else L2. Neutral (0, 1)
         when :meth:`_prepare` has applied a masked decay already."""
         wd = self.weight_decay
-        if self._decay_mask is not None:
+        if self._excluded:
             return 0.0, 1.0
         if self._decoupled_decay():
             return 0.0, 1 - self.lr * wd
@@ -417,6 +443,14 @@ class Optimizer:
           weight-decay arguments).
 
         Norms are summed serially in index order in float64 (independent of threads).
+
+        Notes
+        -----
+        Keras 3 on its torch backend computes ``max(|g_B|, clipnorm)`` and the global
+        scale ``clipnorm * min(1/n, 1/clipnorm)`` in float32 even for float64 variables
+        (``ops.maximum``/``ops.minimum`` with a Python float return float32 there); the
+        keras convention rounds them to float32 too, so float64 runs match Keras to
+        1e-12. The effect is a relative 6e-8 on the clipping factor.
         """
         if self._work is None or self._work.shape != g.shape or self._work.dtype != g.dtype:
             self._work = np.empty_like(g)
@@ -436,7 +470,7 @@ class Optimizer:
                 part = w[start:stop]
                 if keras:                      # values * clipnorm / max(norm, clipnorm)
                     part *= cast(c)
-                    part /= cast(max(norm, c))
+                    part /= cast(np.float32(max(norm, c)))      # float32: see Notes
                 else:
                     part *= cast(min(1.0, c / (norm + 1e-6)))
         if self.global_clipnorm is not None:
@@ -445,17 +479,16 @@ class Optimizer:
             for start, stop in blocks:
                 total += _compile.sum_of_squares(w, start, stop)
             norm = math.sqrt(total)
-            if keras:
-                scale = c * min(1.0 / norm, 1.0 / c) if norm > 0 else 1.0
-                scale = scale + (norm - norm)            # inf/NaN norm: NaN, as Keras
+            if keras:                          # float32 scale: see Notes
+                inverse = np.float32(min(1.0 / norm, 1.0 / c)) if norm > 0 else np.float32(1 / c)
+                scale = float(np.float32(c) * inverse) + (norm - norm)   # inf/NaN: NaN
             else:
                 scale = min(1.0, c / (norm + 1e-6)) if math.isfinite(norm) else math.nan
             w *= cast(scale)
-        mask = self._decay_mask
-        if mask is not None and getattr(self, "weight_decay", 0.0) != 0:
-            if mask.shape != w.shape:
-                raise ValueError(f"{type(self).__name__}.step: weight-decay mask has "
-                                 f"{mask.shape[0]} entries, the parameters have {w.shape[0]}")
+        if self._excluded and getattr(self, "weight_decay", 0.0) != 0:
+            mask = self._decay_mask
+            if mask is None or mask.shape != w.shape:
+                mask = self._build_decay_mask(w.shape[0])
             if self._decoupled_decay():
                 np.multiply(p, cast(1 - self.lr * self.weight_decay), out=p, where=mask)
             else:

@@ -165,14 +165,15 @@ class SGD(Optimizer):
         return ()                                   # buf: created by the first momentum step
 
     def _update(self, p, g, kernel):
-        with_momentum = self._cast(self.momentum) != 0
-        start = "buf" not in self.state and with_momentum
+        start = "buf" not in self.state and self._cast(self.momentum) != 0
         if start:                  # torch: the buffer starts as g; keras: at 0
             self.state["buf"] = self._new_buffer("buf")
         keras = self.convention == "keras"
         if keras:
             lr_in, lr_out = self.lr, 1.0
-        else:
-            lr_in, lr_out = (1 - self.dampening if with_momentum else 1.0), self.lr
+        else:                      # dampening scales g into the buffer (not without one)
+            damp = self.dampening
+            lr_in = 1.0 if damp == 0 or self._cast(self.momentum) == 0 else 1 - damp
+            lr_out = self.lr
         kernel(p, g, self.state.get("buf", self._empty), lr_in, lr_out, self.momentum,
                *self._weight_decay_args(), self.nesterov, start and not keras)
