@@ -22,11 +22,11 @@ def adam_update(p, g, m, v, v_max, step_size, one_minus_beta1, beta2, one_minus_
         d = g[i] + weight_decay * p[i]                 # coupled:   g <- g + wd p
         m[i] += one_minus_beta1 * (d - m[i])
         v[i] = v[i] * beta2 + one_minus_beta2 * d * d
-        v_hat = v[i]
+        v_used = v[i]                                  # v, or v_max with amsgrad
         if amsgrad:
-            v_hat = v_max[i] if v_max[i] >= v_hat else v_hat   # max that propagates NaN
-            v_max[i] = v_hat
-        denom = np.sqrt(v_hat) / bias_correction2_sqrt + eps
+            v_used = v_max[i] if v_max[i] >= v_used else v_used   # max that propagates NaN
+            v_max[i] = v_used
+        denom = np.sqrt(v_used) / bias_correction2_sqrt + eps
         p[i] -= step_size * m[i] / denom
 
 
@@ -37,16 +37,19 @@ class Adam(Optimizer):
     -----------
     ::
 
+        g     <- -g                                  (maximize=True)
         p     <- p * (1 - lr * weight_decay)         (decoupled_weight_decay=True)
         g     <- g + weight_decay * p                (decoupled_weight_decay=False)
         m     <- m + (1 - beta1) * (g - m)           (= beta1 * m + (1 - beta1) * g)
         v     <- beta2 * v + (1 - beta2) * g * g
-        v_max <- max(v_max, v)                       (amsgrad=True; then v_hat = v_max)
-        v_hat <- v                                   (amsgrad=False)
+        v_max <- max(v_max, v)                       (amsgrad=True)
         bc1   <- 1 - beta1**t ;  bc2 <- 1 - beta2**t
-        p     <- p - (lr / bc1) * m / (sqrt(v_hat) / sqrt(bc2) + eps)
+        m_hat <- m / bc1 ;  v_hat <- v / bc2         (v_hat <- v_max / bc2 with amsgrad)
+        p     <- p - lr * m_hat / (sqrt(v_hat) + eps)
+              =  p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)       (as computed)
 
-    ``m``, ``v``, ``v_max`` are ``state["m"]``, ``state["v"]``, ``state["v_max"]``
+    With ``amsgrad=True`` read ``v_max`` for ``v`` in the last line (and in the keras
+    rule). ``m``, ``v``, ``v_max`` are ``state["m"]``, ``state["v"]``, ``state["v_max"]``
     (torch's ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``), starting at zero; ``t`` is
     the step count, 1 on the first step. ``bc1``, ``bc2`` and ``lr / bc1`` are computed in
     double precision.
@@ -58,10 +61,9 @@ class Adam(Optimizer):
         p     <- p * (1 - lr * weight_decay)         (decoupled, current lr)
         m     <- m + (1 - beta1) * (g - m)
         v     <- beta2 * v + (1 - beta2) * g * g
-        v_max <- max(v_max, v)                       (amsgrad=True; then v_hat = v_max)
-        v_hat <- v                                   (amsgrad=False)
+        v_max <- max(v_max, v)                       (amsgrad=True)
         bc1   <- 1 - beta1**t ;  bc2 <- 1 - beta2**t
-        p     <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v_hat) + eps)
+        p     <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v) + eps)
 
     This is "epsilon hat": eps is added before the bias correction, so it acts as
     PyTorch's eps times ``sqrt(bc2)`` (31.6 times smaller at t=1 with beta2=0.999).
@@ -76,7 +78,8 @@ class Adam(Optimizer):
     beta2 : float, default=0.999
         Decay of the second moment, in ``[0, 1)``.
     eps : float, default=1e-8 (torch) or 1e-7 (keras)
-        Added to the bias-corrected ``sqrt(v_hat)`` (torch) or to the raw one (keras);
+        Added to ``sqrt(v_hat)``, the bias-corrected root (torch), or to the raw
+        ``sqrt(v)`` (keras);
         ``> 0``.
     weight_decay : float, default=0.0
         L2 penalty (or decoupled decay with the flag below), ``>= 0``.
@@ -171,13 +174,15 @@ class AdamW(Adam):
     -----------
     ::
 
+        g     <- -g                                  (maximize=True)
         p     <- p * (1 - lr * weight_decay)         (current lr, before the moments)
         m     <- m + (1 - beta1) * (g - m)
         v     <- beta2 * v + (1 - beta2) * g * g
-        v_max <- max(v_max, v)                       (amsgrad=True; then v_hat = v_max)
-        v_hat <- v                                   (amsgrad=False)
+        v_max <- max(v_max, v)                       (amsgrad=True)
         bc1   <- 1 - beta1**t ;  bc2 <- 1 - beta2**t
-        p     <- p - (lr / bc1) * m / (sqrt(v_hat) / sqrt(bc2) + eps)
+        m_hat <- m / bc1 ;  v_hat <- v / bc2         (v_hat <- v_max / bc2 with amsgrad)
+        p     <- p - lr * m_hat / (sqrt(v_hat) + eps)
+              =  p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)       (as computed)
 
     The symbols are those of :class:`Adam`; this is ``Adam(decoupled_weight_decay=True)``
     with PyTorch's AdamW default ``weight_decay=1e-2``.
@@ -189,10 +194,9 @@ class AdamW(Adam):
         p     <- p * (1 - lr * weight_decay)         (current lr, before the moments)
         m     <- m + (1 - beta1) * (g - m)
         v     <- beta2 * v + (1 - beta2) * g * g
-        v_max <- max(v_max, v)                       (amsgrad=True; then v_hat = v_max)
-        v_hat <- v                                   (amsgrad=False)
+        v_max <- max(v_max, v)                       (amsgrad=True)
         bc1   <- 1 - beta1**t ;  bc2 <- 1 - beta2**t
-        p     <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v_hat) + eps)
+        p     <- p - (lr * sqrt(bc2) / bc1) * m / (sqrt(v) + eps)
 
     Parameters
     ----------
@@ -203,7 +207,8 @@ class AdamW(Adam):
     beta2 : float, default=0.999
         Decay of the second moment, in ``[0, 1)``.
     eps : float, default=1e-8 (torch) or 1e-7 (keras)
-        Added to the bias-corrected ``sqrt(v_hat)`` (torch) or the raw one (keras);
+        Added to ``sqrt(v_hat)``, the bias-corrected root (torch), or to the raw
+        ``sqrt(v)`` (keras);
         ``> 0``.
     weight_decay : float, default=1e-2 (torch) or 0.004 (keras)
         Decoupled decay rate ``>= 0``, multiplied by the current learning rate.

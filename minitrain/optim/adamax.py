@@ -32,6 +32,7 @@ class Adamax(Optimizer):
     -----------
     ::
 
+        g <- -g                                      (maximize=True)
         g <- g + weight_decay * p                    (if weight_decay != 0)
         m <- m + (1 - beta1) * (g - m)
         u <- max(beta2 * u, |g| + eps)

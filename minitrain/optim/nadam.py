@@ -33,6 +33,7 @@ class Nadam(Optimizer):
     -----------
     ::
 
+        g       <- -g                                (maximize=True)
         p       <- p * (1 - lr * weight_decay)       (decoupled_weight_decay=True)
         g       <- g + weight_decay * p              (decoupled_weight_decay=False)
         mu      <- beta1 * (1 - 0.5 * 0.96**(t * momentum_decay))

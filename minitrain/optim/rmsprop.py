@@ -41,6 +41,7 @@ class RMSprop(Optimizer):
     -----------
     ::
 
+        g     <- -g                                  (maximize=True)
         g     <- g + weight_decay * p                (if weight_decay != 0)
         v     <- rho * v + (1 - rho) * g * g
         g_avg <- g_avg + (1 - rho) * (g - g_avg)     (centered=True)
