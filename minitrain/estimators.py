@@ -187,10 +187,10 @@ class _MinitrainEstimator(BaseEstimator):
             if "total_steps" in names:
                 params.setdefault("total_steps", max(2, self.epochs * steps_per_epoch))
             self.schedule_ = schedules.get(self.schedule, **params)
-            if self.schedule_.momentum(0) is not None and self.optimizer_.momentum_attr is None:
-                raise ValueError(f"{type(self).__name__}: schedule {self.schedule!r} cycles "
-                                 f"momentum but optimizer {self.optimizer!r} has none; pass "
-                                 "schedule_params={'cycle_momentum': False}")
+            from minitrain.experiments.runs import check_combination   # the one rule
+            check_combination(self.optimizer, "torch",
+                              {"lr": lr, **(self.optimizer_params or {})}, self.schedule,
+                              self.schedule_params)
         self.history_ = History(metric_name="accuracy" if self.model_.is_classifier else "r2")
         self._step = 0
 
