@@ -239,7 +239,7 @@ def test_paths_errors():
     with pytest.raises(ValueError, match="function must be one of"):
         mt.paths("sphere")
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        mt.paths("bowl", ["sgd", "lion"])
+        mt.paths("bowl", ["sgd", "sophia"])
     with pytest.raises(ValueError, match="start must be 2 numbers"):
         mt.paths("bowl", ["sgd"], start=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="lr given for 'adam'"):
@@ -305,7 +305,12 @@ CASES = [("sgd", {"lr": 0.1}), ("momentum", {"lr": 0.1}), ("nesterov", {"lr": 0.
          ("adam", {"lr": 0.1, "weight_decay": 0.1, "decoupled_weight_decay": True}),
          ("adamax", {"lr": 0.1}), ("nadam", {"lr": 0.1}),
          ("nadam", {"lr": 0.1, "weight_decay": 0.05}), ("adamw", {"lr": 0.1}),
-         ("adamw", {}), ("adam", {})]
+         ("adamw", {}), ("adam", {}),
+         ("radam", {"lr": 0.1}), ("radam", {"lr": 0.1, "weight_decay": 0.1}),
+         ("lion", {"lr": 0.1}), ("lion", {"lr": 0.1, "weight_decay": 0.2})]
+BUFFERS = {"rmsprop": ("v", "g_avg"), "adam": ("m", "v", "v_max"),
+           "adamw": ("m", "v", "v_max"), "adamax": ("m", "u"), "nadam": ("m", "v"),
+           "radam": ("m", "v"), "lion": ("m",)}
 
 
 @pytest.mark.parametrize("name,hp", CASES)
@@ -338,9 +343,7 @@ def test_explained_arithmetic_reproduces_the_printed_update(name, hp):
         state = dict(prev_state)
         if not state and name in ("adagrad",):
             state["s"] = np.full(3, kw.get("initial_accumulator", 0.0))
-        for buffer in {"rmsprop": ("v", "g_avg"), "adam": ("m", "v", "v_max"),
-                       "adamw": ("m", "v", "v_max"), "adamax": ("m", "u"),
-                       "nadam": ("m", "v")}.get(name, ()):
+        for buffer in BUFFERS.get(name, ()):
             state.setdefault(buffer, np.zeros(3))
         args = (shown["p"], shown["g"], state, shown["t"])
         if name == "nadam":
@@ -398,7 +401,7 @@ def test_explain_digits():
 
 def test_explain_errors():
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        mt.explain("lion")
+        mt.explain("sophia")
     with pytest.raises(TypeError, match="sgd: unknown hyperparameter 'beta1'"):
         mt.explain("sgd", beta1=0.9)
     with pytest.raises(ValueError, match="steps must be >= 1"):
@@ -455,7 +458,7 @@ def test_cli_paths_plot_without_matplotlib(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args,message", [
     (["--function", "sphere"], "'sphere' is not one of"),
-    (["--optimizers", "sgd,lion"], "unknown optimizer 'lion'"),
+    (["--optimizers", "sgd,sophia"], "unknown optimizer 'sophia'"),
     (["--optimizers", "sgd,sgd"], "names an optimizer twice"),
     (["--lr", "adam:0.1"], "expected NAME=VALUE"),
     (["--lr", "adam=fast"], "expected NAME=VALUE"),
@@ -497,12 +500,12 @@ def test_cli_explain_output_equals_the_api():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["lion"], "'lion' is not one of"),
+    (["sophia"], "'sophia' is not one of"),
     (["sgd", "--beta1", "0.9"], "beta1 is not a hyperparameter of"),
     (["adagrad", "--momentum", "0.9"], "momentum is not a hyperparameter of"),
     (["adam", "--centered"], "centered is not a hyperparameter of"),
     (["nesterov", "--momentum", "0"], "nesterov=True requires momentum > 0"),
-    (["adam", "--beta1", "1"], "--beta1"),
+    (["adam", "--beta1", "1"], "beta1 must be in [0.0, 1.0), got 1"),
     (["adam", "--steps", "0"], "--steps"),
 ])
 def test_cli_explain_bad_options_exit_2(args, message):
@@ -571,14 +574,16 @@ KERAS_CASES = [("sgd", {"lr": 0.1}), ("momentum", {"lr": 0.1}), ("nesterov", {"l
                ("adam", {"lr": 0.1, "weight_decay": 0.1}), ("adamax", {"lr": 0.1}),
                ("adamax", {"lr": 0.1, "weight_decay": 0.1}), ("nadam", {"lr": 0.1}),
                ("nadam", {"lr": 0.1, "weight_decay": 0.05}), ("adamw", {"lr": 0.1}),
-               ("adam", {})]
+               ("adam", {}), ("lion", {"lr": 0.1}), ("lion", {"lr": 0.1, "weight_decay": 0.2})]
 
 
 @pytest.mark.parametrize("name,hp", KERAS_CASES)
 def test_explain_keras_prints_the_kernels_numbers(name, hp):
     result = mt.explain(name, convention="keras", steps=4, seed=3, **hp)
     text = str(result)
-    assert text.startswith(f"{name}@keras: ") and "convention='keras')" in text
+    own = optim.parse_spec(name)[1] == "keras"        # lion: Keras is its own convention
+    assert text.startswith(f"{name}: " if own else f"{name}@keras: ")
+    assert "convention='keras')" in text
     assert "Update rule (keras)\n-------------------\n" + \
         optim.update_rule(name, convention="keras") in text
     a, p0, steps = parse(text)
@@ -605,9 +610,7 @@ def test_explained_keras_arithmetic_reproduces_the_printed_update(name, hp):
         state = dict(prev_state)
         if not state and name == "adagrad":
             state["s"] = np.full(3, 0.1)                         # Keras's initial value
-        for buffer in {"rmsprop": ("v", "g_avg"), "adam": ("m", "v", "v_max"),
-                       "adamw": ("m", "v", "v_max"), "adamax": ("m", "u"),
-                       "nadam": ("m", "v")}.get(name, ()):
+        for buffer in BUFFERS.get(name, ()):
             state.setdefault(buffer, np.zeros(3))
         args = (shown["p"], shown["g"], state, shown["t"])
         if name == "nadam":
@@ -686,12 +689,12 @@ def test_cli_explain_and_paths_conventions():
 
 @pytest.mark.parametrize("args,message", [
     (["paths", "-o", "adam,adam@jax"], "unknown convention 'jax' in 'adam@jax'"),
-    (["paths", "-o", "lion@keras"], "unknown optimizer 'lion'"),
+    (["paths", "-o", "sophia@keras"], "unknown optimizer 'sophia'"),
     (["paths", "-o", "adam,adam@torch"], "names an optimizer twice"),
     (["paths", "-o", "adam", "--lr", "adam@keras=0.1"], "adam@keras is not among"),
     (["paths", "--convention", "jax"], "'jax' is not one of"),
     (["explain", "adam", "--convention", "jax"], "'jax' is not one of"),
-    (["explain", "adam", "--convention", "keras", "--coupled-weight-decay"],
+    (["explain", "adam", "--convention", "keras", "--no-decoupled-weight-decay"],
      "decoupled_weight_decay must be True"),
 ])
 def test_cli_convention_usage_errors_exit_2(args, message):
@@ -851,3 +854,23 @@ def test_the_numbers_the_readme_quotes(bowl):
     cyc = mt.paths("bowl", ["momentum", "momentum@keras"], schedule="onecycle")
     assert [round(t.points[:, 1].min(), 2) for t in cyc.trajectories] == [-1.41, -0.49]
     assert [t.steps_to_min for t in cyc.trajectories] == [140, 93]
+
+
+def test_explained_radam_scalars_give_the_last_lines_of_the_rule():
+    _, _, steps = parse(str(mt.explain("radam", lr=0.1, steps=8)))
+    rectified = 0
+    for s in steps:
+        t = s["t"]
+        assert s["rho_inf"] == pytest.approx(2 / (1 - 0.999) - 1)
+        bc2 = 1 - 0.999 ** t                # exact: rho_t cancels ~1999 - 1995
+        assert s["bc2"] == pytest.approx(bc2, rel=1e-7)
+        assert s["rho_t"] == pytest.approx(s["rho_inf"] - 2 * t * 0.999 ** t / bc2, rel=1e-7)
+        m_hat = s["m"] / s["bc1"]
+        if s["rho_t"] > 5:
+            rectified += 1
+            want = s["p"] - m_hat * 0.1 * s["sqrt(bc2)"] / (np.sqrt(s["v"]) + 1e-8) * s["r"]
+        else:
+            assert "r" not in s and s["lr / bc1"] == pytest.approx(0.1 / s["bc1"], rel=1e-7)
+            want = s["p"] - s["lr / bc1"] * s["m"]
+        assert close(s["p_new"], want, scale=np.abs(s["p"]).max()), t
+    assert 0 < rectified < len(steps)               # both branches of the rule shown

@@ -27,7 +27,8 @@ def _bias_terms(opt):
     by the exact class, so a new subclass shows no scalars rather than wrong ones.
     """
     terms = {optim.Nadam: _nadam_terms, optim.Adam: _adam_terms, optim.AdamW: _adam_terms,
-             optim.Adamax: _adamax_terms}.get(type(opt))
+             optim.Adamax: _adamax_terms, getattr(optim, "RAdam", None): _radam_terms,
+             }.get(type(opt))
     return terms(opt, opt.t, opt.lr, opt.convention == "keras") if terms else []
 
 
@@ -63,6 +64,20 @@ def _adam_terms(opt, t, lr, keras):
                 ("step_size", "lr * sqrt(bc2) / bc1", lr * bc2 ** 0.5 / bc1)]
     return [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
             ("lr / bc1", "", lr / bc1), ("sqrt(bc2)", "", bc2 ** 0.5)]
+
+
+def _radam_terms(opt, t, lr, keras):
+    bc1, bc2 = 1 - opt.beta1 ** t, 1 - opt.beta2 ** t
+    rho_inf = 2 / (1 - opt.beta2) - 1
+    rho_t = rho_inf - 2 * t * opt.beta2 ** t / bc2
+    rows = [("bc1", "1 - beta1**t", bc1), ("bc2", "1 - beta2**t", bc2),
+            ("rho_inf", "2 / (1 - beta2) - 1", rho_inf),
+            ("rho_t", "rho_inf - 2 * t * beta2**t / bc2", rho_t)]
+    if rho_t > 5:
+        r = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        return rows + [("r", "sqrt((rho_t - 4) (rho_t - 2) rho_inf / ((rho_inf - 4) "
+                             "(rho_inf - 2) rho_t))", r), ("sqrt(bc2)", "", bc2 ** 0.5)]
+    return rows + [("lr / bc1", "rho_t <= 5: not rectified, step = (lr / bc1) * m", lr / bc1)]
 
 
 def _adamax_terms(opt, t, lr, keras):
