@@ -874,3 +874,10 @@ def test_explained_radam_scalars_give_the_last_lines_of_the_rule():
             want = s["p"] - s["lr / bc1"] * s["m"]
         assert close(s["p_new"], want, scale=np.abs(s["p"]).max()), t
     assert 0 < rectified < len(steps)               # both branches of the rule shown
+
+
+def test_cli_paths_keras_only_optimizer_takes_its_own_convention():
+    r = run("paths", "-o", "adam,lion", "--steps", "20")
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == mt.paths("bowl", ["adam", "lion"], steps=20).table()
+    assert mt.paths("bowl", ["lion"], steps=5)["lion"].convention == "keras"

@@ -7,7 +7,7 @@ import click
 from minitrain.cli import cli
 from minitrain.cli._options import (
     ACTIVATIONS, CONVENTIONS, LOSSES, OPTIMIZERS, SCHEDULES, FiniteFloat, RegistryChoice,
-    _check_optimizer_flags, _convention_option, _entries, _hidden, _lr_for_entries, _lr_map,
+    _check_optimizer_flags, _entries, _hidden, _lr_for_entries, _lr_map,
     _need_matplotlib, _optimizer_list, build_schedule, cli_errors, optimizer_options,
     schedule_options, schedule_params)
 
@@ -103,7 +103,10 @@ class _PathsCommand(click.Command):
 @click.option("--optimizers", "-o", callback=_optimizer_list, default=None,
               show_default=True, help="Comma-separated optimizer names, each optionally "
               "NAME@keras or NAME@torch.")
-@_convention_option
+@click.option("--convention", type=CONVENTIONS, default=None,
+              help="Update rules and defaults of the optimizers named without @CONVENTION: "
+                   "PyTorch's or Keras 3's.  [default: each optimizer's own: torch, except "
+                   "Keras-only ones such as lion]")
 @click.option("--steps", type=click.IntRange(min=1),
               help="Updates per optimizer.  [default: the function's, listed below]")
 @click.option("--lr", callback=_lr_map, metavar="NAME=VALUE,...",
