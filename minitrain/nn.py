@@ -343,8 +343,10 @@ def _first_layer(params, layout, X, csr, idx, Xb, Z0):
     W, _ = _weights(params, layout, 0)
     data, indices, indptr = csr
     if indptr.size == 0:
-        for i in range(idx.shape[0]):
-            Xb[i, :] = X[idx[i], :]
+        for i in range(idx.shape[0]):                    # gather the minibatch rows
+            r = idx[i]
+            for j in range(X.shape[1]):                  # (element loop: no slice overhead)
+                Xb[i, j] = X[r, j]
         np.dot(Xb, W, Z0)
         return
     Z0[:, :] = 0.0
@@ -403,7 +405,8 @@ def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb,
     """
     n = idx.shape[0]
     for i in range(n):                                   # minibatch targets
-        Yb[i, :] = Y[idx[i], :]
+        for j in range(Y.shape[1]):
+            Yb[i, j] = Y[idx[i], j]
     if sw.size == 0:                                     # row weights, summing to 1
         w[:] = 1.0 / n
     else:
