@@ -454,10 +454,13 @@ class Optimizer:
         """
         if self._work is None or self._work.shape != g.shape or self._work.dtype != g.dtype:
             self._work = np.empty_like(g)
-        w, cast, keras = self._work, self._cast, self.convention == "keras"
+        cast, keras = self._cast, self.convention == "keras"
         if self.maximize:
-            np.negative(g, out=w)
+            w = np.negative(g, out=self._work)
+        elif self.clipvalue is None and self.clipnorm is None and self.global_clipnorm is None:
+            w = g                                   # only the decay mask: g is not changed
         else:
+            w = self._work
             w[...] = g
         if self.clipvalue is not None:
             c = cast(self.clipvalue)
@@ -490,9 +493,10 @@ class Optimizer:
             if mask is None or mask.shape != w.shape:
                 mask = self._build_decay_mask(w.shape[0])
             if self._decoupled_decay():
-                np.multiply(p, cast(1 - self.lr * self.weight_decay), out=p, where=mask)
+                _compile.scale_where(p, mask, cast(1 - self.lr * self.weight_decay))
             else:
-                w += np.where(mask, cast(self.weight_decay) * p, cast(0))
+                _compile.add_decay_where(self._work, w, p, mask, cast(self.weight_decay))
+                w = self._work
         return w
 
     def _adopt(self, shape, dtype):

@@ -12,7 +12,8 @@ What the optimizer files need from Numba beyond ``@njit``:
   ``dtype.type(x)`` would. The kernels contain no float literals, so float32 arithmetic
   stays float32.
 - :func:`sum_of_squares`: a serial, ordered reduction (float64 accumulator) for the
-  gradient norms of clipping, so results do not depend on the thread count.
+  gradient norms of clipping, so results do not depend on the thread count;
+  :func:`scale_where` and :func:`add_decay_where`: the masked weight decay in one pass.
 
 Kernel conventions: arrays first, then scalars, then boolean flags; an unused buffer is
 passed as an empty array; ``@njit(cache=True, error_model="numpy")`` (the numpy error
@@ -83,3 +84,19 @@ def sum_of_squares(g, start, stop):
         x = np.float64(g[i])
         total += x * x
     return total
+
+
+@njit(cache=True, error_model="numpy")
+def scale_where(p, keep, factor):
+    """``p[i] *= factor`` where ``keep[i]`` (masked decoupled weight decay), one pass."""
+    for i in range(p.shape[0]):
+        if keep[i]:
+            p[i] *= factor
+
+
+@njit(cache=True, error_model="numpy")
+def add_decay_where(out, g, p, keep, weight_decay):
+    """``out = g + weight_decay * p`` where ``keep``, else ``g`` (masked L2), one pass;
+    the same arithmetic as the kernels' ``g + weight_decay * p``."""
+    for i in range(p.shape[0]):
+        out[i] = g[i] + weight_decay * p[i] if keep[i] else g[i]
