@@ -258,6 +258,15 @@ def test_a_nan_gradient_stays_visible_through_clipping():
             assert np.isnan(out[1]), (hp, convention)
 
 
+def test_torch_clipping_of_non_finite_gradients_follows_torch():
+    """clip_grad_norm_: an inf norm gives the factor 0 (finite entries become 0), a NaN
+    norm makes the whole tensor NaN."""
+    out = sgd_prepared(np.array([1.0, np.inf, 2.0]), clipnorm=1.0)
+    assert out[0] == 0 and out[2] == 0 and np.isnan(out[1])
+    out = sgd_prepared(np.array([1.0, np.nan, 2.0, 3.0]), clipnorm=1.0, layout=[(0, 3), (3, 4)])
+    assert np.isnan(out[:3]).all() and out[3] == 1.0 / (3.0 + 1e-6) * 3.0
+
+
 def test_grads_are_not_modified():
     g = np.array([3.0, -4.0])
     opt = optim.get("adam", clipnorm=0.1, maximize=True)

@@ -121,6 +121,13 @@ class Clip(Prepared):
         obj._plan()
 
 
+def _torch_clip_coef(max_norm, norm):
+    """clip_grad_norm_'s factor ``clamp(max_norm / (norm + 1e-6), max=1)``: an inf norm
+    gives 0, a NaN norm NaN (torch.clamp propagates NaN)."""
+    coef = max_norm / (norm + 1e-6)
+    return coef if math.isnan(coef) else min(1.0, coef)
+
+
 # ---------------------------------------------------------------- base class
 class Optimizer:
     """Base class: learning rate, step count, state buffers, gradient preparation, checks.
@@ -475,7 +482,7 @@ class Optimizer:
                     part *= cast(c)
                     part /= cast(np.float32(max(norm, c)))      # float32: see Notes
                 else:
-                    part *= cast(min(1.0, c / (norm + 1e-6)))
+                    part *= cast(_torch_clip_coef(c, norm))
         if self.global_clipnorm is not None:
             c = self.global_clipnorm
             total = 0.0
@@ -486,7 +493,7 @@ class Optimizer:
                 inverse = np.float32(min(1.0 / norm, 1.0 / c)) if norm > 0 else np.float32(1 / c)
                 scale = float(np.float32(c) * inverse) + (norm - norm)   # inf/NaN: NaN
             else:
-                scale = min(1.0, c / (norm + 1e-6)) if math.isfinite(norm) else math.nan
+                scale = _torch_clip_coef(c, norm)
             w *= cast(scale)
         if self._excluded and getattr(self, "weight_decay", 0.0) != 0:
             mask = self._decay_mask
