@@ -318,7 +318,7 @@ def kernels_cached(*functions):
     import hashlib
     if not functions:
         from minitrain import nn
-        functions = (nn._loss_and_grad,)
+        functions = tuple(f for f in (getattr(nn, "_loss_and_grad", None),) if f is not None)
     stamps = {}
     for fn in functions:
         py = getattr(fn, "py_func", None)
