@@ -5,10 +5,9 @@ through SciPy's BLAS, and from NumPy) and in Numba's optimizer kernels (``prange
 above a size threshold). Both pools start with one thread per core. That is right for
 one large run on a quiet machine and very wrong otherwise: an OpenBLAS product split
 over two threads waits for its slower half, so when another process holds one of the
-cores every product waits for the scheduler. Measured on this 2-core machine (the
-tables are in :data:`MEASURED`): a 100-256-128-10 step at batch 128 took 0.45 ms with
-one thread and 40-70 ms with two while other people's tests ran; one thread stayed at
-0.45 ms.
+cores every product waits for the scheduler. Measured on this 2-core machine (issue
+17): a 100-256-128-10 step at batch 128 took 0.45 ms with one thread and 40-70 ms with
+two while other processes kept both cores busy; one thread stayed at 0.45 ms.
 
 The policy:
 
@@ -38,16 +37,26 @@ that are not in its on-disk cache yet (the first run after installing or upgradi
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 import time
 
 __all__ = ["choose", "resolve", "limit", "use", "Threads", "busy_elsewhere", "cores",
-           "compile_notice", "kernels_cached", "MIN_WORK", "CHECK_SECONDS"]
+           "compile_notice", "kernels_cached", "work", "MIN_WORK", "CHECK_SECONDS"]
 
 #: Multiply-adds per step (batch x sum of n_in x n_out over the layers; doubled for
-#: float64) from which a second thread pays on a quiet machine. See :data:`MEASURED`.
+#: float64) from which a second thread pays on a quiet machine. Measured lone runs,
+#: mt.fit on registry datasets, Adam, float32, 2 cores, us per step, 1 vs 2 threads
+#: (scripts/bench_threads.py, rows with no other load):
+#:
+#:   64-64-64-10     b32/b128/b256   0.3M/1.1M/2.3M   34/81/168 vs 36/82/165    1 ~ 2
+#:   100-256-128-10  b32             1.9M             169 vs 163                1 ~ 2
+#:   100-256-128-10  b128            7.6M             439 vs 440                1 = 2
+#:   100-256-128-10  b256            15M              737 vs 724 (836 vs 747)   2 by 2-11%
+#:   784-512-256-10  b32             17M              1350-1380 vs 1049-1150    2 by 17-28%
+#:   784-512-256-10  b128            68M              2970-3090 vs 1985-2180    2 by 30-50%
+#:
+#: Below ~1e7 the second thread gains nothing measurable; above it, 10% and more.
 MIN_WORK = 1.0e7
 
 #: Another process using at least this many cores makes :func:`choose` and
@@ -59,8 +68,6 @@ CHECK_SECONDS = 0.25
 
 #: Minimum window for a load sample; a shorter one is extended by sleeping.
 SAMPLE_SECONDS = 0.1
-
-MEASURED = """filled in from scripts/bench_threads.py"""
 
 _PROC_STAT = "/proc/stat"
 
@@ -140,7 +147,7 @@ def work(layer_sizes, batch_size, dtype="float32"):
 
 
 def choose(layer_sizes, batch_size, dtype="float32", *, load=None):
-    """The default thread count of a run, chosen by measurement (see :data:`MEASURED`).
+    """The default thread count of a run, chosen by measurement (see :data:`MIN_WORK`).
 
     One thread unless the step has at least :data:`MIN_WORK` multiply-adds; then one
     per core, as long as no other process keeps :data:`BUSY` or more cores busy

@@ -47,12 +47,14 @@ def one(case, batch, threads, budget):
     cfg = runs.resolve({**options, "batch_size": batch, "optimizer": "adam", "epochs": 1,
                         "val_split": 0.1, "test_split": 0.1})
     run = runs.build_run(cfg)
+    from minitrain.train import fit          # not Run.train: it applies its own policy
+    data = (run.data.arrays("train"), run.data.arrays("val"))
     with th.use(threads, run.model.layer_sizes, batch, cfg["dtype"]) as handle:
-        rows = run.train(epochs=1, progress=False).rows              # warm-up
-        per_epoch = rows[-1]["seconds"]
-        epochs = max(3, min(200, int(budget / max(per_epoch, 1e-4))))
-        rows = run.train(epochs=epochs + 1, start_epoch=1, progress=False,
-                         callbacks=[handle]).rows     # "auto": adapts to the load
+        kwargs = {**run.fit_kwargs(), "progress": False}
+        rows = fit(run.model, run.optimizer, *data, **{**kwargs, "epochs": 1}).rows
+        epochs = max(3, min(200, int(budget / max(rows[-1]["seconds"], 1e-4))))
+        rows = fit(run.model, run.optimizer, *data, **{**kwargs, "epochs": epochs + 1},
+                   start_epoch=1, callbacks=[handle]).rows    # "auto": adapts to the load
     steps = run.steps_per_epoch
     per_step = [r["seconds"] / steps for r in rows]
     print(json.dumps({"threads": handle.chosen, "now": handle.n,
