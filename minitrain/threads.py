@@ -49,12 +49,13 @@ __all__ = ["choose", "resolve", "limit", "use", "Threads", "busy_elsewhere", "co
 #: mt.fit on registry datasets, Adam, float32, 2 cores, us per step, 1 vs 2 threads
 #: (scripts/bench_threads.py, rows with no other load):
 #:
-#:   64-64-64-10     b32/b128/b256   0.3M/1.1M/2.3M   34/81/168 vs 36/82/165    1 ~ 2
-#:   100-256-128-10  b32             1.9M             169 vs 163                1 ~ 2
-#:   100-256-128-10  b128            7.6M             439 vs 440                1 = 2
-#:   100-256-128-10  b256            15M              737 vs 724 (836 vs 747)   2 by 2-11%
-#:   784-512-256-10  b32             17M              1350-1380 vs 1049-1150    2 by 17-28%
-#:   784-512-256-10  b128            68M              2970-3090 vs 1985-2180    2 by 30-50%
+#:   64-64-64-10     b32/b128/b256   0.3M/1.1M/2.3M   30/66/142 vs 28/82/162    1 ~ 2
+#:   100-256-128-10  b32             1.9M             148 vs 158                1
+#:   100-256-128-10  b128            7.6M             385 vs 368                1 ~ 2
+#:   100-256-128-10  b256            15M              719 vs 617                2 by 17%
+#:   784-512-256-10  b32             17M              1245 vs 1017              2 by 22%
+#:   784-512-256-10  b128            68M              2671 vs 1939              2 by 38%
+#:   784-512-256-10  b256            137M             4499 vs 3127              2 by 44%
 #:
 #: Below ~1e7 the second thread gains nothing measurable; above it, 10% and more.
 MIN_WORK = 1.0e7

@@ -124,7 +124,7 @@ def test_a_diverging_optimizer_is_ranked_last():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(optimizers=["adam", "lion"]), "unknown optimizer 'lion'"),
+    (dict(optimizers=["adam", "lbfgs"]), "unknown optimizer 'lbfgs'"),
     (dict(optimizers=["adam", "adam"]), "must be distinct"),
     (dict(optimizers=["adam"], lr={"sgd": 0.1}), "lr given for sgd"),
     (dict(optimizers=["adam"], seeds=[]), "seeds must be distinct"),
@@ -171,7 +171,7 @@ def test_cli_prints_the_ranked_table_and_writes_the_files(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("-o", "adam,lion"), "unknown optimizer 'lion'"),
+    (("-o", "adam,lbfgs"), "unknown optimizer 'lbfgs'"),
     (("-o", "adam", "--lr", "sgd=0.1"), "sgd is not among --optimizers adam"),
     (("-o", "adam,adam@jax"), "unknown convention 'jax' in 'adam@jax'"),
     (("-o", "adam@"), "unknown convention '' in 'adam@'"),

@@ -174,7 +174,7 @@ def test_cli_writes_csv_and_plot_and_prints_suggestions(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--start", "1", "--end", "0.1"], "must be greater than --start"),
     (["--steps", "2"], "--steps"),
-    (["-o", "lion"], "--optimizer"),
+    (["-o", "lbfgs"], "--optimizer"),
 ])
 def test_cli_bad_options_exit_2(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["lr-find", "-d", "iris", "--out", str(tmp_path / "x"),

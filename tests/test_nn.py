@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import minitrain as mt
-from minitrain.gradient_check import gradcheck
+from minitrain.lab import gradcheck
 from minitrain.nn import ACTIVATIONS, LOSSES
 
 GOLDENS = pathlib.Path(__file__).parent / "goldens"

@@ -75,7 +75,7 @@ def test_list_valued_keys_cross_only_lists_of_lists():
 
 @pytest.mark.parametrize("grid, message", [
     ({"dataset": "iris", "optimiser": "adam"}, "unknown key(s) optimiser"),
-    ({"dataset": "iris", "optimizer": ["adam", "lion"]}, "unknown optimizer 'lion'"),
+    ({"dataset": "iris", "optimizer": ["adam", "lbfgs"]}, "unknown optimizer 'lbfgs'"),
     ({"dataset": "iris", "schedule": "no_such_schedule"}, "unknown schedule 'no_such_schedule'"),
     ({"dataset": "iris", "schedule": "cosine", "schedule_params": {"pct_start": 0.3}},
      "pct_start are taken by no schedule of the grid"),

@@ -403,9 +403,9 @@ def _lr_for_entries(ctx, lr, found):
     return {k: v for k, v in out.items() if v is not None}
 def _convention_option(f):
     return click.option(
-        "--convention", type=CONVENTIONS, default="torch",
-        show_default=True, help="Update rules and defaults of the optimizers named without "
-        "@CONVENTION: PyTorch's or Keras 3's.")(f)
+        "--convention", type=CONVENTIONS, default=None,
+        help="Update rules and defaults of the optimizers named without @CONVENTION: "
+        "PyTorch's or Keras 3's.  [default: each optimizer's own: torch, lion keras]")(f)
 def _lr_map(ctx, param, value):
     """``0.05`` (every optimizer) or ``adam=0.1,sgd=0.01`` (and a bare value for the rest)."""
     if value is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from minitrain.cli import cli
-from minitrain.cli._options import (threads_option, FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZERS, run_options, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
+from minitrain.cli._options import (CONVENTIONS, threads_option, FiniteFloat, SCHEDULE_DEST, cli_errors, ACTIVATIONS, LOSSES, OPTIMIZERS, run_options, SCHEDULES, _check_optimizer_flags, _hidden, _load_config, _run_errors, optimizer_options, pop_schedule_options, schedule_options, schedule_params)
 
 
 def _summary_table(summary, metric):
@@ -53,9 +53,9 @@ def _summary_table(summary, metric):
 @click.option("--bias-decay/--no-bias-decay", default=True, show_default=True,
               help="Apply --weight-decay to the biases too (--no-bias-decay: weights only, "
                    "as usual with AdamW).")
-@click.option("--convention", type=click.Choice(["torch", "keras"]), default="torch",
-              show_default=True, help="Optimizer update rules and defaults: PyTorch's or "
-                                      "Keras 3's.")
+@click.option("--convention", type=CONVENTIONS, default=None,
+              help="PyTorch's or Keras 3's update rules and defaults.  [default: the "
+                   "optimizer's own: torch; keras for lion]")
 @click.option("--schedule", "-s", type=SCHEDULES,
               help="Learning-rate schedule (see `minitrain schedules`); its options below.")
 @schedule_options

@@ -56,7 +56,7 @@ def run_label(cfg, convention="torch"):
 
 
 def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_params=None,
-            epochs=None, seeds=(0,), jobs=1, out=None, progress=False, convention="torch",
+            epochs=None, seeds=(0,), jobs=1, out=None, progress=False, convention=None,
             force=False, threads="auto", **options):
     """Train each optimizer on the same data from the same start; tabulate the results.
 
@@ -92,9 +92,10 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
         Write into ``out`` anyway (only the three files named above are replaced).
     progress : bool, default=False
         One line per finished run on stderr.
-    convention : {"torch", "keras"}, default="torch"
-        The update rules of the optimizers named without ``@CONVENTION``; their rows
-        carry the plain name, the others ``NAME@CONVENTION``.
+    convention : {"torch", "keras"}, optional
+        The update rules of the optimizers named without ``@CONVENTION`` (default: each
+        optimizer's own, :func:`minitrain.optim.conventions`); their rows carry the
+        plain name, the others ``NAME@CONVENTION``.
     **options
         Any other option of :func:`minitrain.experiments.runs.resolve` (hidden, batch_size,
         n_samples, val_split, ...).
@@ -160,7 +161,7 @@ def compare(dataset=None, optimizers=None, *, lr=None, schedule=None, schedule_p
 COMPARE_FILES = ("summary.csv", "curves.csv", "curves.png")
 
 
-def parse_run_specs(specs, convention="torch"):
+def parse_run_specs(specs, convention=None):
     """Run specs -> ``[(label, optimizer, convention, schedule, schedule_params)]``.
 
     A spec is ``OPTIMIZER[@CONVENTION][/SCHEDULE[:key=value,...]]``: ``adam``,

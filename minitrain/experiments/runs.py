@@ -75,7 +75,7 @@ RUN_OPTIONS = {
     "loss": (None, "choice", "minitrain.nn:LOSSES"),
     "dtype": ("float32", "choice", ("float32", "float64")),
     "optimizer": ("nadam", "choice", "minitrain.optim:names"),
-    "convention": ("torch", "choice", "minitrain.optim:CONVENTIONS"),
+    "convention": (None, "choice", "minitrain.optim:CONVENTIONS"),   # None: the optimizer's own
     "lr": (None, "float", (0.0, None, True)),
     "schedule": (None, "choice", "minitrain.schedules:names"),
     "schedule_params": ({}, "table", None),
@@ -222,6 +222,9 @@ def check(cfg):
                           f"{cfg['val_split']} + {cfg['test_split']}")
     if cfg["lr"] is None:
         cfg["lr"] = _default_lr(cfg["optimizer"])
+    if cfg["convention"] is None:
+        from minitrain import optim
+        cfg["convention"] = optim.conventions(cfg["optimizer"])[0]
     hp = optimizer_hyperparameters(cfg)
     check_combination(cfg["optimizer"], cfg["convention"], hp, cfg["schedule"],
                       cfg["schedule_params"], warmup=(cfg["warmup_steps"],
