@@ -61,7 +61,7 @@ def test_summary_table_and_progress(tmp_path, cache):
     assert "val_acc" in result.output and "test" in result.output
     # the header: rows per split, features, classes, parameters, optimizer, schedule
     assert "moons: 120 train / 40 val / 40 test rows, 2 features, 2 classes" in result.output
-    assert "params), nadam lr 0.001\nconstant lr, 2 epochs x 4 steps" in result.output
+    assert "params), nadam lr 0.002\nconstant lr, 2 epochs x 4 steps" in result.output
     assert all(len(line) <= 80 for line in result.output.splitlines()[:5])
 
 

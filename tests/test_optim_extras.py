@@ -338,7 +338,7 @@ def test_errors_are_one_line_and_name_the_parameter():
 def test_registry_is_the_one_home():
     assert {n: optim.default_lr(n) for n in optim.names()} == {
         "sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.05, "rmsprop": 1e-3,
-        "adam": 1e-3, "adamax": 2e-3, "nadam": 1e-3, "adamw": 1e-3, "radam": 1e-3,
+        "adam": 1e-3, "adamax": 2e-3, "nadam": 2e-3, "adamw": 1e-3, "radam": 1e-3,
         "lion": 1e-4}
     assert [optim.momentum_attr(n) for n in optim.names()] == [
         "momentum"] * 3 + [None, "momentum"] + ["beta1"] * 6

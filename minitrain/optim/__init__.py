@@ -152,7 +152,7 @@ _REGISTRY = {
     "nadam": Entry(
         "nadam:Nadam",
         _defaults(dict(_ADAM, lr=2e-3, momentum_decay=4e-3, decoupled_weight_decay=False),
-                  dict(_KERAS_ADAM, momentum_decay=1.0, decoupled_weight_decay=True)), 1e-3,
+                  dict(_KERAS_ADAM, momentum_decay=1.0, decoupled_weight_decay=True)), 2e-3,
         "NAdam: Adam with Nesterov momentum and a momentum-decay schedule", "beta1"),
     "adamw": Entry(
         "adam:AdamW",
