@@ -18,9 +18,8 @@ Each file also stores ``keras_defaults``: the defaults of the Keras class as Ker
 reports them (``get_config()`` of a default-constructed optimizer), so the tests check
 minitrain's keras defaults against Keras itself.
 
-``tests/goldens/keras_schedules.npz`` holds ``PiecewiseConstantDecay`` and
-``CosineDecay`` values from Keras, and the periodic ``CosineAnnealingLR`` of PyTorch
-past ``T_max`` (the other convention of ``cosine``).
+The schedule goldens (``tests/goldens/keras_schedules.npz``) are written by
+``scripts/goldens_keras_schedules.py``.
 
 Needs ``pip install keras`` beside the CPU torch (``KERAS_BACKEND=torch``; this script
 sets it). Run: ``python scripts/goldens_keras.py [OUTDIR] [--only lion,extras]`` or
@@ -165,48 +164,6 @@ def extras(keras, outdir):
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
-# ------------------------------------------------------------------------- schedules
-PIECEWISE = {"two": dict(boundaries=[10, 25], values=[1.0, 0.5, 0.1]),
-             "at0": dict(boundaries=[0, 3], values=[0.3, 0.2, 0.1])}
-COSINE_KERAS = {"T40": dict(lr=0.1, total_steps=40), "T25_min": dict(lr=1.0, total_steps=25,
-                                                                     min_lr=0.2)}
-COSINE_TORCH = {"T20": dict(lr=0.1, total_steps=20), "T15_min": dict(lr=1.0, total_steps=15,
-                                                                     min_lr=0.2)}
-
-
-def schedules(keras):
-    import torch
-    keras.config.set_floatx("float64")
-    out = {}
-    sch = keras.optimizers.schedules
-    for case, cfg in PIECEWISE.items():
-        f = sch.PiecewiseConstantDecay(cfg["boundaries"], cfg["values"])
-        steps = np.arange(max(cfg["boundaries"]) + 10)
-        out[f"piecewise/{case}/config"] = np.array(json.dumps(cfg))
-        out[f"piecewise/{case}/lr"] = np.array([float(f(int(k))) for k in steps])
-    for case, cfg in COSINE_KERAS.items():
-        lr, T_, lo = cfg["lr"], cfg["total_steps"], cfg.get("min_lr", 0.0)
-        f = sch.CosineDecay(lr, T_, alpha=lo / lr)
-        out[f"cosine_keras/{case}/config"] = np.array(json.dumps(cfg))
-        out[f"cosine_keras/{case}/lr"] = np.array([float(f(k)) for k in range(2 * T_ + 5)])
-    for case, cfg in COSINE_TORCH.items():
-        p = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
-        p.grad = torch.zeros_like(p)
-        opt = torch.optim.SGD([p], lr=cfg["lr"])
-        s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["total_steps"],
-                                                       eta_min=cfg.get("min_lr", 0.0))
-        lrs = []
-        for _ in range(4 * cfg["total_steps"] + 3):       # two full periods and a bit
-            lrs.append(opt.param_groups[0]["lr"])
-            opt.step()
-            s.step()
-        out[f"cosine_torch/{case}/config"] = np.array(json.dumps(cfg))
-        out[f"cosine_torch/{case}/lr"] = np.array(lrs)
-    out["versions"] = np.array(json.dumps({"keras": keras.__version__,
-                                           "torch": torch.__version__}))
-    return out
-
-
 def main(outdir: pathlib.Path, only=None):
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
@@ -236,9 +193,6 @@ def main(outdir: pathlib.Path, only=None):
             extras(keras, outdir)
         if not only:
             extras(keras, outdir)
-            path = outdir / "keras_schedules.npz"
-            np.savez_compressed(path, **schedules(keras))
-            print(f"wrote {path}")
     finally:
         keras.config.set_floatx(floatx)        # no global side effects for make_goldens.py
 
