@@ -79,11 +79,17 @@ def test_choose_one_thread_on_a_loaded_machine(monkeypatch):
     monkeypatch.setattr(threads, "cores", lambda: 2)
     assert threads.choose([784, 512, 256, 10], 128, load=threads.BUSY) == 1
     # without /proc/stat (macOS, Windows) the 1-minute load average decides
+    # minus this process's own use over the window (held at 0 here: our own pools'
+    # spinning threads would otherwise make the result depend on the previous test)
+    frozen = os.times()
+    monkeypatch.setattr(os, "times", lambda: frozen)
     monkeypatch.setattr(threads, "_PROC_STAT", "/nonexistent/stat")
-    monkeypatch.setattr(threads, "SAMPLE_SECONDS", 0.0)
+    monkeypatch.setattr(threads, "SAMPLE_SECONDS", 0.05)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.9, 1.0, 0.5))
+    monkeypatch.setattr(threads, "_last", threads._Sample())
     assert threads.choose([784, 512, 256, 10], 128) == 1
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(threads, "_last", threads._Sample())
     assert threads.choose([784, 512, 256, 10], 128) == 2
 
 
