@@ -265,3 +265,12 @@ def test_optimizer_options_come_from_the_registry():
     help_text = " ".join(invoke("fit", "--help").output.split())
     for name in mt.optim.options():
         assert "--" + name.replace("_", "-") in help_text
+
+
+def test_summary_records_the_threads_used(tmp_path, cache):
+    out = tmp_path / "r"
+    fit_json("--dataset", "moons", "--n-samples", 100, "--epochs", 1, "--threads", 1,
+             "--out", out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["threads"] == {"chosen": 1, "auto": False, "changes": []}
+    assert invoke("fit", "-d", "moons", "--threads", "0", "--out", tmp_path / "s").exit_code == 2

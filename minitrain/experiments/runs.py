@@ -445,8 +445,12 @@ class Run:
         batch = min(self.cfg["batch_size"], len(self.data.train))
         with th.use(threads, self.model.layer_sizes, batch, self.cfg["dtype"]) as handle:
             kwargs["callbacks"] = [*kwargs.get("callbacks", ()), handle.check]
-            return fit(self.model, self.optimizer, self.data.arrays("train"),
-                       self.data.arrays("val"), **{**self.fit_kwargs(), **kwargs})
+            try:
+                return fit(self.model, self.optimizer, self.data.arrays("train"),
+                           self.data.arrays("val"), **{**self.fit_kwargs(), **kwargs})
+            finally:                 # results depend on it (OpenBLAS at 1 vs 2 threads)
+                self.threads = {"chosen": handle.chosen, "auto": handle.auto,
+                                "changes": [[round(t, 3), n] for t, n in handle.changes]}
 
     def extra(self):
         """What the checkpoint stores besides the trainer's state."""
@@ -700,6 +704,7 @@ def _fit_locked(cfg, out, *, resume, force, progress, plot, threads):
         "steps_per_second": steps / seconds if seconds > 0 else None,
         "params_sha256": params_sha256(model.params),
         "run": str(out), "wall_seconds": time.perf_counter() - started,
+        "threads": getattr(run, "threads", None),
     }
     files.write_json(out / "summary.json", summary)
     if plot and plot_history(history, out / "curves.png", title=run.header().splitlines()[1]):
