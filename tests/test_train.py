@@ -258,6 +258,16 @@ def test_rollback_gives_up_after_three(blobs):
 @pytest.mark.parametrize("schedule_name, kwargs", [
     ("plateau", dict(lr=0.05, factor=0.5, patience=0, threshold=0.5)),
     ("onecycle", dict(max_lr=0.05, total_steps=4 * 7)),
+    ("polynomial", dict(lr=0.05, total_steps=28, end_lr=0.001, power=2.0)),
+    ("linear", dict(lr=0.05, start_factor=0.1, total_steps=20)),
+    ("cyclic", dict(base_lr=0.001, max_lr=0.05, step_size_up=5, mode="triangular2")),
+    ("cosine_restarts", dict(lr=0.05, first_steps=6, t_mult=2.0)),
+    ("cosine", dict(lr=0.05, total_steps=28, warmup_steps=5, warmup_start=0.001)),
+    ("power", dict(lr=0.05, steps=5, staircase=True)),
+    ("sequential", dict(schedules=[{"name": "linear", "lr": 0.05, "start_factor": 0.1,
+                                    "total_steps": 10},
+                                   {"name": "plateau", "lr": 0.05, "patience": 0,
+                                    "threshold": 0.5}], boundaries=[10])),
 ])
 def test_resume_with_schedules_is_bit_identical(schedule_name, kwargs, blobs, tmp_path):
     train, val = blobs
