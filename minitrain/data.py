@@ -26,7 +26,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -431,26 +430,18 @@ def _read_cache(key, spec):
 
 
 def _write_cache(key, ds):
-    """Write atomically (temp file + os.replace); any OS problem means no caching."""
+    """Write atomically (:func:`minitrain.files.write_atomic`); any OS problem means no
+    caching."""
+    from minitrain.files import write_atomic
     meta = json.dumps({"format": CACHE_FORMAT, "task": ds.task,
                        "feature_names": ds.feature_names, "classes": ds.classes})
-    tmp = None
     try:
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, X=ds.X, y=ds.y, meta=np.array(meta))
-        os.replace(tmp, directory / key)
-        tmp = None
+        write_atomic(directory / key, writer=lambda f: np.savez(
+            f, X=ds.X, y=ds.y, meta=np.array(meta)))
     except OSError:
         pass
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 # ---------------------------------------------------------------------------- CSV

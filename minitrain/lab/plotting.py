@@ -106,8 +106,9 @@ def figure(paths, animated=False):
 
 
 def save_png(paths, filename):
-    """Draw ``paths`` into a PNG file."""
-    figure(paths)[0].savefig(filename, dpi=100)
+    """Draw ``paths`` into a PNG file (written atomically)."""
+    from minitrain.files import save_figure
+    save_figure(figure(paths)[0], filename)
 
 
 def save_gif(paths, filename, frames=30, fps=8, dpi=60):
