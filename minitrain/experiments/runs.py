@@ -629,13 +629,13 @@ def fit_run(cfg, out, *, resume=False, force=False, progress=True, plot=True,
             raise RunError(f"{out}: no model.npz to resume from")
     created = not out.exists()
     files.claim_folder(out, "run", RUN_FILES, force=force or resume)
-    try:
-        with files.FolderLock(out):
+    with files.FolderLock(out):                # a busy folder: refused, left as it is
+        try:
             return _fit_locked(cfg, out, resume=resume, force=force, progress=progress,
                                plot=plot, threads=threads)
-    finally:
-        if created:
-            files.remove_if_only_ours(out)
+        finally:
+            if created:                         # only while holding the lock
+                files.remove_if_only_ours(out)
 
 
 def _fit_locked(cfg, out, *, resume, force, progress, plot, threads):
