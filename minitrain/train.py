@@ -179,8 +179,8 @@ class _Progress:
         self.steps_done = 0
         self.last = 0.0
 
-    def batch(self, epoch, b, loss):
-        self.steps_done += 1
+    def batch(self, epoch, b, loss, steps=1):
+        self.steps_done += steps
         if not self.tty:
             return
         now = time.perf_counter()
@@ -339,6 +339,9 @@ class Trainer:
     checkpoint), :meth:`save` / :meth:`restore` (checkpoints)."""
 
     MAX_ROLLBACKS = 3
+    #: run the minibatches in compiled chunks (:mod:`minitrain._chunks`) when the
+    #: optimizer allows; False: one Python-level :meth:`step` per minibatch (same bits)
+    compiled_loop = True
 
     def __init__(self, model, optimizer, train, val=None, *, epochs, batch_size=32,
                  schedule=None, seed=0, early_stopping=None, checkpoint=None, callbacks=(),
@@ -376,6 +379,8 @@ class Trainer:
         st = self.state
         self.bar = _Progress(self.progress_enabled, self.epochs, self.n_batches, st["epoch"])
         _warm_up(self.model, self.optimizer, self.X, self.Y)
+        from minitrain._chunks import Chunks
+        self.chunks = Chunks.for_trainer(self) if self.compiled_loop else None
         self.base_lr = self.optimizer.lr / st["lr_scale"]   # no schedule: lr = base * scale
         good = self.snapshot() if self.rollback else None
         stop = False
@@ -405,12 +410,17 @@ class Trainer:
         perm = np.random.default_rng([self.seed, st["epoch"]]).permutation(self.n)
         started = time.perf_counter()
         lr = self.optimizer.lr
-        for b in range(st["batch"], self.n_batches):
-            lr = self.step(perm[b * self.batch_size:(b + 1) * self.batch_size])
-            st["batch"] = b + 1
+        while st["batch"] < self.n_batches:
+            b = st["batch"]
+            if self.chunks is not None:              # a chunk of steps in compiled code
+                lr = self.chunks.run(perm)
+            else:
+                lr = self.step(perm[b * self.batch_size:(b + 1) * self.batch_size])
+                st["batch"] = b + 1
             if self.request.signum is not None:
                 break
-            self.bar.batch(st["epoch"], b + 1, st["loss_sum"] / st["loss_count"])
+            self.bar.batch(st["epoch"], st["batch"], st["loss_sum"] / st["loss_count"],
+                           steps=st["batch"] - b)
         if self.request.signum is not None and st["batch"] < self.n_batches:
             self.save()
             raise Interrupted(st["epoch"] + 1, st["step"], self.checkpoint)
@@ -418,20 +428,27 @@ class Trainer:
             raise TrainingDiverged(st["epoch"] + 1, st["step"], float("nan"), lr)
         return self.end_epoch(lr, time.perf_counter() - started)
 
+    def scheduled_lr(self, step):
+        """Set the optimizer's lr (and momentum, when the schedule cycles it) for step
+        ``step`` from the schedule; return the lr."""
+        opt, schedule = self.optimizer, self.schedule
+        if schedule is None:
+            return opt.lr
+        lr = opt.lr = schedule.lr(step) * self.state["lr_scale"]
+        m = schedule.momentum(step)
+        if m is not None:
+            opt.set_momentum(m)
+        return lr
+
     def step(self, idx):
         """One update on the minibatch ``idx``: the schedule's lr and momentum, the loss
         and its gradient, the optimizer step. Returns the lr used."""
-        st, opt, schedule = self.state, self.optimizer, self.schedule
-        lr = opt.lr
-        if schedule is not None:
-            lr = opt.lr = schedule.lr(st["step"]) * st["lr_scale"]
-            m = schedule.momentum(st["step"])
-            if m is not None:
-                opt.set_momentum(m)
+        st = self.state
+        lr = self.scheduled_lr(st["step"])
         loss = self.model._loss_and_grad(self.X, self.Y, idx)
         if not math.isfinite(loss):
             raise TrainingDiverged(st["epoch"] + 1, st["step"] + 1, loss, lr)
-        opt.step(self.model.params, self.model.grads)
+        self.optimizer.step(self.model.params, self.model.grads)
         st["step"] += 1
         st["loss_sum"] += loss * idx.shape[0]
         st["loss_count"] += idx.shape[0]

@@ -316,6 +316,11 @@ class Optimizer:
         (float32 or float64). A later call must use the shape and dtype of the first.
         ``grads`` is never modified (clipping works on a copy).
         """
+        self._update(params, self._next(params, grads), self._kernel_fn)
+
+    def _next(self, params, grads):
+        """Check new arrays, allocate missing state, count the step; the gradient the
+        update rule sees (``grads``, or a prepared copy)."""
         if params is not self._params or grads is not self._grads or (
                 params.shape != self._shape or grads.shape != self._shape):
             self._check_arrays(params, grads)                 # full checks on new arrays
@@ -326,7 +331,33 @@ class Optimizer:
         self.t += 1
         if self._prepares:                    # maximize, clipping or a decay mask
             grads = self._prepare(params, grads)
-        self._update(params, grads, self._kernel_fn)
+        return grads
+
+    @property
+    def plannable(self):
+        """True when a step's kernel arguments do not depend on the gradient's values
+        (no maximize, clipping or decay mask), so :meth:`plan_step` may run ahead."""
+        return not self._prepares
+
+    def plan_step(self, params, grads):
+        """Advance the optimizer by one step as :meth:`step` does, but return the kernel
+        call instead of making it: ``(kernel, buffers, scalars, flags)``.
+
+        ``kernel`` is the Numba dispatcher (serial or parallel twin) that
+        ``kernel(params, grads, *buffers, *scalars, *flags)`` runs the step with, once
+        ``grads`` holds this step's gradient. For the compiled minibatch loop
+        (:mod:`minitrain._chunks`); only when :attr:`plannable`.
+        """
+        if self._prepares:
+            raise RuntimeError(f"{type(self).__name__}.plan_step: the step needs the "
+                               "gradient's values (maximize, clipping or a decay mask)")
+        calls = []
+        self._update(params, self._next(params, grads), lambda *args: calls.append(args))
+        (args,) = calls
+        k = self.kernel
+        kernel = k.parallel if self._parallel else k.serial
+        return (kernel, args[2:k.arrays], args[k.arrays:k.arrays + k.scalars],
+                args[k.arrays + k.scalars:])
 
     def state_dict(self):
         """Return convention, hyperparameters, ``t``, scalar state and buffer *copies*."""

@@ -34,19 +34,28 @@ PARALLEL_MIN_SIZE = 200_000
 KERNELS = {}
 
 
-def parallel_twin(kernel):
-    """Compile ``kernel``'s Python source again with ``parallel=True``.
+def specialise(func, name, njit_options, **constants):
+    """Compile ``func``'s Python source again as a new function ``name``, with the
+    module globals ``constants`` replaced (Numba freezes globals at compile time).
 
-    The twin gets its own name so that Numba's on-disk cache keeps the two apart.
+    The copy has its own name so that Numba's on-disk cache keeps it apart from ``func``
+    and from other copies.
     """
+    f = getattr(func, "py_func", func)
+    scope = dict(f.__globals__, **constants) if constants else f.__globals__
+    copy = types.FunctionType(f.__code__, scope, name, f.__defaults__, f.__closure__)
+    copy.__qualname__ = name
+    copy.__doc__ = f.__doc__
+    return njit(**njit_options)(copy)
+
+
+def parallel_twin(kernel):
+    """Compile ``kernel``'s Python source again with ``parallel=True``."""
     if config.DISABLE_JIT:                  # NUMBA_DISABLE_JIT=1: plain Python, for pdb
         return kernel
     f = kernel.py_func
-    name = f.__name__ + "_parallel"
-    twin = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
-    twin.__qualname__ = name
-    twin.__doc__ = f"Parallel twin of :func:`{f.__name__}` (same source, prange over threads)."
-    return njit(parallel=True, cache=True, error_model="numpy")(twin)
+    return specialise(f, f.__name__ + "_parallel",
+                      dict(parallel=True, cache=True, error_model="numpy"))
 
 
 class Kernel:
@@ -55,6 +64,8 @@ class Kernel:
     def __init__(self, serial, arrays, flags=0):
         self.serial, self.parallel = serial, parallel_twin(serial)
         self.arrays, self.flags = arrays, flags
+        code = getattr(serial, "py_func", serial).__code__
+        self.scalars = code.co_argcount - arrays - flags
         self.__doc__ = serial.__doc__
         KERNELS[serial.__name__] = self
 
@@ -69,9 +80,8 @@ class Kernel:
         if config.DISABLE_JIT:
             return kernel
         dtype = np.dtype(dtype)
-        n_scalars = kernel.py_func.__code__.co_argcount - self.arrays - self.flags
         empty = np.zeros(0, dtype)
-        kernel(*[empty] * self.arrays, *[dtype.type(0)] * n_scalars, *[False] * self.flags)
+        kernel(*[empty] * self.arrays, *[dtype.type(0)] * self.scalars, *[False] * self.flags)
         (sig,) = [s for s in kernel.signatures if s[0].dtype == from_dtype(dtype)]
         return kernel.overloads[sig].entry_point
 
