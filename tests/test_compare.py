@@ -11,6 +11,8 @@ from minitrain.cli import cli
 from minitrain.experiments.compare import CompareError
 from minitrain.nn import MLP
 
+from loop_hooks import LOOPS, before_steps, use_loop, watch_minibatches
+
 OPTS = ["sgd", "momentum", "adam", "rmsprop"]
 SMALL = dict(epochs=3, hidden=[8])
 TIMING = ("seconds_mean", "seconds_std", "steps_per_second_mean", "steps_per_second_std")
@@ -23,22 +25,25 @@ def untimed(rows):
     return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
 
 
-def test_same_initial_weights_and_batches_within_a_seed(monkeypatch):
-    seen = {}                       # id(model) -> [params sha at first call, batch, batch...]
-    alive = []
-    original = MLP._loss_and_grad
+@pytest.mark.parametrize("compiled", LOOPS)
+def test_same_initial_weights_and_batches_within_a_seed(monkeypatch, compiled):
+    seen = {}                       # id(model) -> [params sha at first step, batch, batch...]
+    alive = []                      # the models, so that no id is reused
+    use_loop(monkeypatch, compiled)
 
-    def spy(self, X, Y, idx, *rest):
-        # iris runs (4 features), not compare's warm-up model; fit may warm up on one row
-        if self.layer_sizes[0] == 4 and len(idx) > 1:
-            log = seen.setdefault(id(self), [])
-            alive.append(self)                        # so that no id is reused
-            if not log:
-                log.append(hashlib.sha256(self.params.tobytes()).hexdigest())
-            log.append(idx.tobytes())
-        return original(self, X, Y, idx, *rest)
+    def start(trainer):             # iris runs (4 features), not compare's warm-up model
+        model = trainer.model
+        if model.layer_sizes[0] == 4 and id(model) not in seen:
+            alive.append(model)
+            seen[id(model)] = [hashlib.sha256(model.params.tobytes()).hexdigest()]
 
-    monkeypatch.setattr(MLP, "_loss_and_grad", spy)
+    def record(trainer, idx):
+        assert (trainer.chunks is not None) == compiled        # the loop under test
+        if trainer.model.layer_sizes[0] == 4:
+            seen[id(trainer.model)].append(idx.tobytes())
+
+    before_steps(monkeypatch, start)
+    watch_minibatches(monkeypatch, record)
     result = mt.compare("iris", OPTS, seeds=[0, 1], **SMALL)
     runs = list(seen.values())
     assert len(runs) == 2 * len(OPTS)       # seed by seed, optimizers in the given order

@@ -8,7 +8,9 @@ import pytest
 
 import minitrain as mt
 from minitrain import checkpoint as ckpt
-from minitrain.train import EarlyStopping, Interrupted, TrainingDiverged
+from minitrain.train import EarlyStopping, Interrupted, Trainer, TrainingDiverged
+
+from loop_hooks import LOOPS, before_steps, use_loop
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamax", "nadam",
               "adamw"]
@@ -96,25 +98,33 @@ def test_resume_is_bit_identical(name, blobs, tmp_path):
     assert strip(resumed) == strip(full)
 
 
-def test_interrupt_mid_epoch_resumes_bit_identical(blobs, tmp_path):
+@pytest.mark.parametrize("compiled, chunk, send_at", [
+    pytest.param(True, 3, 16, id="compiled"),   # chunks 13-16, 16-19: stops after step 19
+    pytest.param(False, None, 18, id="python"),
+])
+def test_interrupt_mid_epoch_resumes_bit_identical(blobs, tmp_path, monkeypatch, compiled,
+                                                   chunk, send_at):
     train, val = blobs
+    use_loop(monkeypatch, compiled, chunk)
     model, opt = new("adam", lr=0.01)
     full = mt.fit(model, opt, train, val, epochs=3, batch_size=8, progress=False)
 
     path = tmp_path / "ck.npz"
-    calls = {"n": 0}
-    first, opt1 = new("adam", lr=0.01)
-    original = first._loss_and_grad
+    sent = []
 
-    def counting(X, Y, idx):        # send SIGINT in the middle of epoch 2
-        calls["n"] += len(idx) > 1  # (not the one-row warm-up call)
-        if calls["n"] == 13 + 6:
+    def interrupt(trainer):         # SIGINT in the middle of epoch 2 (13 steps an epoch)
+        assert (trainer.chunks is not None) == compiled        # the loop under test
+        if not sent and trainer.state["step"] >= send_at:
+            sent.append(trainer.state["step"])
             os.kill(os.getpid(), signal.SIGINT)
-        return original(X, Y, idx)
 
-    first._loss_and_grad = counting
-    with pytest.raises(Interrupted) as info:
-        mt.fit(first, opt1, train, val, epochs=3, batch_size=8, checkpoint=path, progress=False)
+    with monkeypatch.context() as patch:
+        before_steps(patch, interrupt)
+        first, opt1 = new("adam", lr=0.01)
+        with pytest.raises(Interrupted) as info:
+            mt.fit(first, opt1, train, val, epochs=3, batch_size=8, checkpoint=path,
+                   progress=False)
+    assert sent == [send_at]
     assert info.value.epoch == 2 and info.value.step == 19
     state = ckpt.load(path)
     assert state["trainer"]["run"]["batch"] == 6 and state["trainer"]["run"]["step"] == 19
@@ -211,23 +221,33 @@ def test_bad_arguments(blobs):
         mt.fit(model, opt, (np.zeros((3, 2)), [0, 1, 2]), epochs=1)
 
 
-def test_rollback_halves_lr_and_recovers(blobs):
+@pytest.mark.parametrize("compiled", LOOPS)
+def test_rollback_halves_lr_and_recovers(blobs, monkeypatch, compiled):
     train, val = blobs
+    use_loop(monkeypatch, compiled)
     model = mt.MLP([4, 32, 3], activation="relu", dtype="float64", seed=0)
     opt = mt.optim.get("sgd", lr=0.5)
     notes = []
-    calls = {"n": 0}
-    original = model._loss_and_grad
+    X = np.array(train[0])                        # poisoned in place below
+    bad = np.random.default_rng([0, 1]).permutation(100)[20:40]   # epoch 2's batch 2
+    epoch = Trainer.epoch
 
-    def poisoned(X, Y, idx):        # one NaN loss in epoch 2, as if it had diverged
-        calls["n"] += len(idx) > 1
-        loss = original(X, Y, idx)
-        return float("nan") if calls["n"] == 7 else loss
+    def poisoned(trainer):          # one NaN loss at step 7 (epoch 2), as if it had diverged
+        assert (trainer.chunks is not None) == compiled        # the loop under test
+        if trainer.state["epoch"] != 1 or trainer.state["rollbacks"]:
+            return epoch(trainer)
+        saved = trainer.X[bad].copy()
+        trainer.X[bad] = np.inf
+        try:
+            return epoch(trainer)
+        finally:
+            trainer.X[bad] = saved
 
-    model._loss_and_grad = poisoned
-    history = mt.fit(model, opt, train, val, epochs=3, batch_size=20, on_diverge="rollback",
-                     log=notes.append, progress=False)
+    monkeypatch.setattr(Trainer, "epoch", poisoned)
+    history = mt.fit(model, opt, (X, train[1]), val, epochs=3, batch_size=20,
+                     on_diverge="rollback", log=notes.append, progress=False)
     assert len(notes) == 1 and "rolled back to epoch 1" in notes[0]
+    assert "epoch 2, step 7 (loss=nan)" in notes[0]
     assert history["lr"] == [0.5, 0.25, 0.25]
     assert history["epoch"] == [1, 2, 3] and np.isfinite(model.params).all()
     # epochs 2-3 equal a fresh run from epoch 1's state at half the lr
