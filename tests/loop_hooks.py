@@ -76,3 +76,22 @@ def watch_minibatches(monkeypatch, record):
 
     monkeypatch.setattr(Trainer, "step", watched_step)
     monkeypatch.setattr(Chunks, "run", watched_run)
+
+
+def poison(monkeypatch, epoch, rows):
+    """Set training rows ``rows`` to inf while epoch ``epoch`` (0-based) runs the first
+    time (before any rollback): the minibatches holding them get a NaN loss, on either
+    loop (both read ``trainer.X``, which is poisoned in place and restored after)."""
+    run_epoch = Trainer.epoch
+
+    def poisoned(trainer):
+        if trainer.state["epoch"] != epoch or trainer.state["rollbacks"]:
+            return run_epoch(trainer)
+        saved = trainer.X[rows].copy()
+        trainer.X[rows] = float("inf")
+        try:
+            return run_epoch(trainer)
+        finally:
+            trainer.X[rows] = saved
+
+    monkeypatch.setattr(Trainer, "epoch", poisoned)

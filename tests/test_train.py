@@ -8,9 +8,9 @@ import pytest
 
 import minitrain as mt
 from minitrain import checkpoint as ckpt
-from minitrain.train import EarlyStopping, Interrupted, Trainer, TrainingDiverged
+from minitrain.train import EarlyStopping, Interrupted, TrainingDiverged
 
-from loop_hooks import LOOPS, before_steps, use_loop
+from loop_hooks import LOOPS, before_steps, poison, use_loop
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamax", "nadam",
               "adamw"]
@@ -228,24 +228,14 @@ def test_rollback_halves_lr_and_recovers(blobs, monkeypatch, compiled):
     model = mt.MLP([4, 32, 3], activation="relu", dtype="float64", seed=0)
     opt = mt.optim.get("sgd", lr=0.5)
     notes = []
-    X = np.array(train[0])                        # poisoned in place below
+    X = np.array(train[0])                        # poisoned in place while training
     bad = np.random.default_rng([0, 1]).permutation(100)[20:40]   # epoch 2's batch 2
-    epoch = Trainer.epoch
-
-    def poisoned(trainer):          # one NaN loss at step 7 (epoch 2), as if it had diverged
-        assert (trainer.chunks is not None) == compiled        # the loop under test
-        if trainer.state["epoch"] != 1 or trainer.state["rollbacks"]:
-            return epoch(trainer)
-        saved = trainer.X[bad].copy()
-        trainer.X[bad] = np.inf
-        try:
-            return epoch(trainer)
-        finally:
-            trainer.X[bad] = saved
-
-    monkeypatch.setattr(Trainer, "epoch", poisoned)
+    poison(monkeypatch, 1, bad)     # one NaN loss at step 7 (epoch 2), as if it had diverged
+    loops = set()
+    before_steps(monkeypatch, lambda trainer: loops.add(trainer.chunks is not None))
     history = mt.fit(model, opt, (X, train[1]), val, epochs=3, batch_size=20,
                      on_diverge="rollback", log=notes.append, progress=False)
+    assert loops == {compiled}                                 # the loop under test
     assert len(notes) == 1 and "rolled back to epoch 1" in notes[0]
     assert "epoch 2, step 7 (loss=nan)" in notes[0]
     assert history["lr"] == [0.5, 0.25, 0.25]
