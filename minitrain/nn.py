@@ -30,9 +30,10 @@ sparse X (CSR) is never densified: the first layer multiplies its stored entries
 (``Z_1 = X W_1`` and ``dW_1 = X^T D_1`` touch only the non-zeros).
 
 Activations and losses are small scalar functions, each derivative next to its
-forward. Numba cannot cache a compiled function that takes other functions as
-arguments, so the registries give every activation and loss an integer code and
-one dispatch function per family routes the code to the right pair.
+forward, listed in the registries ``ACTIVATIONS`` and ``LOSSES``. The step functions
+below read the activation (``F``, ``F_GRAD``) and the loss (``LOSS``) as module
+globals; :func:`step_functions` compiles a copy of them for one activation and loss
+(Numba freezes globals at compile time), so a run compiles only what it uses.
 """
 from __future__ import annotations
 
@@ -148,87 +149,40 @@ def identity_grad(z):
 
 @dataclass(frozen=True)
 class Activation:
-    """Registry entry: integer code for the compiled dispatch, default init, formula."""
+    """Registry entry: the scalar function, its derivative, default init, formula."""
 
-    code: int
+    f: object
+    grad: object
     init: str
     formula: str
 
 
 ACTIVATIONS = {
-    "relu": Activation(0, "he", "max(0, z)"),
-    "leaky_relu": Activation(1, "he", "z if z > 0 else 0.01 z"),
-    "elu": Activation(2, "he", "z if z > 0 else exp(z) - 1"),
-    "selu": Activation(3, "lecun", "scale * (z if z > 0 else alpha (exp(z) - 1))"),
-    "tanh": Activation(4, "glorot", "tanh(z)"),
-    "sigmoid": Activation(5, "glorot", "1 / (1 + exp(-z))"),
-    "gelu": Activation(6, "he", "z Phi(z), Phi the standard normal CDF (exact, erf)"),
-    "identity": Activation(7, "glorot", "z"),
+    "relu": Activation(relu, relu_grad, "he", "max(0, z)"),
+    "leaky_relu": Activation(leaky_relu, leaky_relu_grad, "he", "z if z > 0 else 0.01 z"),
+    "elu": Activation(elu, elu_grad, "he", "z if z > 0 else exp(z) - 1"),
+    "selu": Activation(selu, selu_grad, "lecun",
+                       "scale * (z if z > 0 else alpha (exp(z) - 1))"),
+    "tanh": Activation(tanh, tanh_grad, "glorot", "tanh(z)"),
+    "sigmoid": Activation(sigmoid, sigmoid_grad, "glorot", "1 / (1 + exp(-z))"),
+    "gelu": Activation(gelu, gelu_grad, "he",
+                       "z Phi(z), Phi the standard normal CDF (exact, erf)"),
+    "identity": Activation(identity, identity_grad, "glorot", "z"),
 }
 
-
-@njit(**JIT)
-def _activate(code, z, a):
-    """a = f(z) elementwise over flat arrays, for the activation with this registry code.
-
-    The code is looked at once per layer, not per element, so every branch is a tight
-    loop over one scalar function that LLVM vectorises (measured 3x faster than
-    dispatching per element). Numba cannot cache functions that take other functions
-    as arguments, hence one loop per activation.
-    """
-    if code == 0:
-        for i in range(z.size):
-            a[i] = relu(z[i])
-    elif code == 1:
-        for i in range(z.size):
-            a[i] = leaky_relu(z[i])
-    elif code == 2:
-        for i in range(z.size):
-            a[i] = elu(z[i])
-    elif code == 3:
-        for i in range(z.size):
-            a[i] = selu(z[i])
-    elif code == 4:
-        for i in range(z.size):
-            a[i] = tanh(z[i])
-    elif code == 5:
-        for i in range(z.size):
-            a[i] = sigmoid(z[i])
-    elif code == 6:
-        for i in range(z.size):
-            a[i] = gelu(z[i])
-    else:
-        for i in range(z.size):
-            a[i] = identity(z[i])
+F, F_GRAD = relu, relu_grad        # the activation of a compiled copy (see step_functions)
 
 
-@njit(**JIT)
-def _activate_grad(code, z, d):
-    """d *= f'(z) elementwise over flat arrays (see :func:`_activate`)."""
-    if code == 0:
-        for i in range(z.size):
-            d[i] *= relu_grad(z[i])
-    elif code == 1:
-        for i in range(z.size):
-            d[i] *= leaky_relu_grad(z[i])
-    elif code == 2:
-        for i in range(z.size):
-            d[i] *= elu_grad(z[i])
-    elif code == 3:
-        for i in range(z.size):
-            d[i] *= selu_grad(z[i])
-    elif code == 4:
-        for i in range(z.size):
-            d[i] *= tanh_grad(z[i])
-    elif code == 5:
-        for i in range(z.size):
-            d[i] *= sigmoid_grad(z[i])
-    elif code == 6:
-        for i in range(z.size):
-            d[i] *= gelu_grad(z[i])
-    else:
-        for i in range(z.size):
-            d[i] *= identity_grad(z[i])
+def _activate(z, a):
+    """a = F(z) elementwise over flat arrays (one tight loop LLVM vectorises)."""
+    for i in range(z.size):
+        a[i] = F(z[i])
+
+
+def _activate_grad(z, d):
+    """d *= F'(z) elementwise over flat arrays."""
+    for i in range(z.size):
+        d[i] *= F_GRAD(z[i])
 
 
 # ---------------------------------------------------------------------------
@@ -293,26 +247,15 @@ def mse(Z, Y, w, D):
     return total
 
 
-LOSSES = {"softmax_crossentropy": 0, "binary_crossentropy": 1, "mse": 2}
+LOSSES = {"softmax_crossentropy": softmax_crossentropy,
+          "binary_crossentropy": binary_crossentropy, "mse": mse}
+
+LOSS = softmax_crossentropy        # the loss of a compiled copy (see step_functions)
 
 
-@njit(**JIT)
-def _weighted_loss(code, Z, Y, w, D):
-    if code == 0:
-        return softmax_crossentropy(Z, Y, w, D)
-    if code == 1:
-        return binary_crossentropy(Z, Y, w, D)
-    return mse(Z, Y, w, D)
-
-
-def _loss(code, Z, Y, D):
-    """Plain mean over the batch (every w_i = 1/n).
-
-    Plain Python around the compiled :func:`_weighted_loss` (the same bits as a
-    compiled entry point of its own, measured -0.3 s cold start without one).
-    """
-    n = Z.shape[0]
-    return _weighted_loss(code, Z, Y, np.full(n, 1.0 / n, dtype=Z.dtype), D)
+def _weighted_loss(Z, Y, w, D):
+    """LOSS(Z, Y, w, D): the weighted mean loss; writes D = dLoss/dZ."""
+    return LOSS(Z, Y, w, D)
 
 
 # ---------------------------------------------------------------------------
@@ -385,8 +328,7 @@ def _first_layer_grad(grads, layout, csr, idx, Xb, D0):
                 dWrow[j] += x * D0[i, j]
 
 
-@njit(**JIT)
-def _forward(params, layout, act, work, n):
+def _forward(params, layout, work, n):
     """Forward pass from Z_1 = X W_1 (already in place). Returns the logits Z_L."""
     last = layout.shape[0] - 1
     A_prev = work[:0].reshape((0, 0))                    # set before use (l > 0)
@@ -399,13 +341,12 @@ def _forward(params, layout, act, work, n):
             for j in range(Z_l.shape[1]):
                 Z_l[i, j] += b[j]                        #      + b_l
         if l < last:                                     # A_l = f(Z_l)
-            _activate(act, Z_l.reshape(Z_l.size), A_l.reshape(Z_l.size))
+            _activate(Z_l.reshape(Z_l.size), A_l.reshape(Z_l.size))
         A_prev = A_l
     return Z_l
 
 
-@njit(**JIT)
-def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb, w, work):
+def _loss_and_grad(params, grads, layout, X, csr, Y, sw, idx, Xb, Yb, w, work):
     """One training step's forward, loss and backward; returns the weighted mean loss.
 
     `sw` holds one weight per row of X (empty: every row weighs 1). Overwrites
@@ -426,9 +367,9 @@ def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb,
             w[i] /= total
     last = layout.shape[0] - 1
     _first_layer(params, layout, X, csr, idx, Xb, _views(work, layout, n, np.int64(0))[0])
-    Z_L = _forward(params, layout, act, work, n)
+    Z_L = _forward(params, layout, work, n)
     D_l = _views(work, layout, n, last)[2]
-    value = _weighted_loss(loss, Z_L, Yb, w, D_l)       # D_L = dLoss/dZ_L
+    value = _weighted_loss(Z_L, Yb, w, D_l)             # D_L = dLoss/dZ_L
     for l in range(last, -1, -1):
         dW, db = _weights(grads, layout, l)
         if l > 0:
@@ -443,18 +384,83 @@ def _loss_and_grad(params, grads, layout, act, loss, X, csr, Y, sw, idx, Xb, Yb,
         if l > 0:
             W, _ = _weights(params, layout, l)
             np.dot(D_l, W.T, D_prev)                     # D_{l-1} = D_l W_l^T
-            _activate_grad(act, Z_prev.reshape(Z_prev.size),   # * f'(Z_{l-1})
+            _activate_grad(Z_prev.reshape(Z_prev.size),        # * f'(Z_{l-1})
                            D_prev.reshape(D_prev.size))
             D_l = D_prev
     return value
 
 
-@njit(**JIT)
-def _predict_batch(params, layout, act, X, csr, idx, Xb, work):
+def _predict_batch(params, layout, X, csr, idx, Xb, work):
     """Logits Z_L of the rows idx of X (forward only)."""
     n = idx.shape[0]
     _first_layer(params, layout, X, csr, idx, Xb, _views(work, layout, n, np.int64(0))[0])
-    return _forward(params, layout, act, work, n)
+    return _forward(params, layout, work, n)
+
+
+# ---------------------------------------------------------------------------
+# One compiled copy of the step functions per activation and loss
+# ---------------------------------------------------------------------------
+class StepFunctions:
+    """The functions above compiled for one activation and one loss.
+
+    Each is a copy of a template with the globals ``F``/``F_GRAD``/``LOSS`` (and the
+    functions that use them) replaced, under a name of its own (``_forward__relu``,
+    ``_loss_and_grad__relu__mse``, ...): made once per process, cached on disk by Numba.
+    Attributes: ``loss_and_grad``, ``predict_batch``, ``weighted_loss``.
+    """
+
+    def __init__(self, activation, loss):
+        f = ACTIVATIONS[activation]
+        self.name = f"{activation}__{loss}"
+        self.activate_grad = _copy(_activate_grad, f"_activate_grad__{activation}",
+                                   F_GRAD=f.grad)
+        self.forward = _copy(_forward, f"_forward__{activation}", _activate=_copy(
+            _activate, f"_activate__{activation}", F=f.f))
+        self.weighted_loss = _copy(_weighted_loss, f"_weighted_loss__{loss}", LOSS=LOSSES[loss])
+        self.predict_batch = _copy(_predict_batch, f"_predict_batch__{activation}",
+                                   _forward=self.forward)
+        self.loss_and_grad = self._step()
+
+    def _step(self, signature=None, suffix=""):
+        return _copy(_loss_and_grad, f"_loss_and_grad__{self.name}{suffix}", signature,
+                     _forward=self.forward, _activate_grad=self.activate_grad,
+                     _weighted_loss=self.weighted_loss)
+
+    def pointer(self, dtype):
+        """``loss_and_grad`` for arrays of ``dtype`` as a ``@cfunc`` (a function pointer)
+        for the compiled minibatch loop (:mod:`minitrain._chunks`); compiles it (or loads
+        it from Numba's cache)."""
+        from numba import from_dtype, types
+        def array(t, nd, readonly=False):
+            return types.Array(t, nd, "C", readonly=readonly)
+        f, i, i32 = from_dtype(np.dtype(dtype)), types.int64, types.int32
+        v, m = array(f, 1), array(f, 2)
+        X, Y, sw = array(f, 2, True), array(f, 2, True), array(f, 1, True)   # (read only:
+        csr = types.Tuple((array(f, 1, True), array(i32, 1, True), array(i32, 1, True)))
+        signature = types.float64(v, v, array(i, 2), X, csr, Y, sw,    # any input passes)
+                                  array(i, 1, True), m, m, v, v)
+        return self._step(signature, f"__{f}")
+
+    def pointer_source(self, dtype):
+        """The uncompiled :meth:`pointer` (to ask whether Numba has it cached)."""
+        from minitrain._jit import source_copy
+        return source_copy(_loss_and_grad, f"_loss_and_grad__{self.name}__{np.dtype(dtype)}")
+
+
+def _copy(func, name, signature=None, **constants):
+    from minitrain._jit import specialise
+    return specialise(func, name, JIT, signature, **constants)
+
+
+def step_functions(activation, loss):
+    """The :class:`StepFunctions` of ``activation`` and ``loss`` (registry names)."""
+    fns = _STEP_FUNCTIONS.get((activation, loss))
+    if fns is None:
+        fns = _STEP_FUNCTIONS[(activation, loss)] = StepFunctions(activation, loss)
+    return fns
+
+
+_STEP_FUNCTIONS = {}
 
 
 # ---------------------------------------------------------------------------
@@ -599,8 +605,7 @@ class MLP:
             self.bias_mask[b0:b0 + n_o] = True
             self.param_blocks += [(w0, b0), (b0, b0 + n_o)]
         self.bias_mask.flags.writeable = False
-        self._act_code = ACTIVATIONS[self.activation].code
-        self._loss_code = LOSSES[self.loss]
+        self._fns = step_functions(self.activation, self.loss)
         self._work = {}                   # (batch size, sparse) -> buffers, allocated once
 
     # -- introspection ----------------------------------------------------------
@@ -752,9 +757,8 @@ class MLP:
         sw = _NO_WEIGHTS[self.dtype] if sample_weight is None else sample_weight
         X, csr = self._split_input(X)
         b = self._workspace(idx.shape[0], sparse=bool(csr[2].size))
-        return _loss_and_grad(self.params, self.grads, self.layout, self._act_code,
-                              self._loss_code, X, csr, Y, sw, idx,
-                              b.Xb, b.Yb, b.w, b.work)
+        return self._fns.loss_and_grad(self.params, self.grads, self.layout, X, csr, Y, sw,
+                                       idx, b.Xb, b.Yb, b.w, b.work)
 
     def _split_input(self, X):
         """(dense X or placeholder, (data, indices, indptr) or empty arrays) for the kernel."""
@@ -773,8 +777,8 @@ class MLP:
         for s in range(0, X.shape[0], batch_size):
             idx = np.arange(s, min(s + batch_size, X.shape[0]))
             b = self._workspace(idx.shape[0], sparse=bool(csr[2].size))
-            out[s:s + idx.shape[0]] = _predict_batch(
-                self.params, self.layout, self._act_code, Xd, csr, idx, b.Xb, b.work)
+            out[s:s + idx.shape[0]] = self._fns.predict_batch(
+                self.params, self.layout, Xd, csr, idx, b.Xb, b.work)
         return out
 
     def loss_value(self, X, y, sample_weight=None):
@@ -786,11 +790,15 @@ class MLP:
 
     def _loss_value(self, X, Y, batch_size=4096, sample_weight=None):
         Z = self._forward(X, batch_size)
-        D = np.empty_like(Z)
+        return self._mean_loss(Z, Y, sample_weight)
+
+    def _mean_loss(self, Z, Y, sample_weight=None):
+        """The loss of logits Z against targets Y: a plain or sample-weighted mean."""
         if sample_weight is None:
-            return _loss(self._loss_code, Z, Y, D)
-        w = (sample_weight / sample_weight.sum(dtype=np.float64)).astype(self.dtype)
-        return _weighted_loss(self._loss_code, Z, Y, w, D)
+            w = np.full(Z.shape[0], 1.0 / Z.shape[0], dtype=self.dtype)
+        else:
+            w = (sample_weight / sample_weight.sum(dtype=np.float64)).astype(self.dtype)
+        return self._fns.weighted_loss(Z, Y, w, np.empty_like(Z))
 
     def predict_proba(self, X):
         """Class probabilities, shape (n, n_classes), for the classification losses.

@@ -21,8 +21,8 @@ The policy:
 * :func:`use` -- all three for a run. In "auto" mode the handle it yields also steps
   down to one thread when another process starts to compete mid-run (and back up when
   it is gone): call :meth:`Threads.check` between steps or chunks of steps (it looks
-  at the clock and reads ``/proc/stat`` at most every :data:`CHECK_SECONDS`), or pass
-  the handle as a per-epoch callback.
+  at the clock and reads ``/proc/stat`` at most every :data:`CHECK_SECONDS`): the run
+  builder passes it to :func:`minitrain.train.fit` as ``between_steps``.
 
 Reproducibility: OpenBLAS's float32 and float64 products give bit-identical results
 at 1 and 2 threads for most shapes, but not all (measured: identical when the inner
@@ -187,7 +187,7 @@ class Threads:
 
     ``n`` is the count now; ``chosen`` what the run started with; ``auto`` whether
     :meth:`check` may change it. Calling the object (``handle(row)``) is
-    :meth:`check`, so it can be a per-epoch callback (it returns None: never stops
+    :meth:`check`, so it can also be a per-epoch callback (it returns None: never stops
     training).
     """
 
@@ -318,20 +318,25 @@ def _index_is_fresh(path, stamp):
 
 
 def kernels_cached(*functions):
-    """True when every Numba dispatcher in ``functions`` has compiled code in Numba's
-    on-disk cache for its current source (one file read each, nothing compiled).
+    """True when every function in ``functions`` has compiled code in Numba's on-disk
+    cache for its current source (one file read each, nothing compiled).
 
-    Without arguments: the MLP's step, ``minitrain.nn._loss_and_grad``.
+    Each is a Numba dispatcher, or the plain function a compiled copy is made from
+    (:func:`minitrain._jit.source_copy`, e.g. ``MLP._fns.pointer_source(dtype)``).
+    Without arguments: the step of a relu/softmax float32 MLP.
     """
     import hashlib
+
+    from numba import config
+    if config.DISABLE_JIT:
+        return True
     if not functions:
         from minitrain import nn
-        functions = tuple(f for f in (getattr(nn, "_loss_and_grad", None),) if f is not None)
+        functions = (nn.step_functions("relu", "softmax_crossentropy")
+                     .pointer_source("float32"),)
     stamps = {}
     for fn in functions:
-        py = getattr(fn, "py_func", None)
-        if py is None:                         # NUMBA_DISABLE_JIT or not a dispatcher
-            continue
+        py = getattr(fn, "py_func", fn)
         source = py.__code__.co_filename
         if source not in stamps:
             try:
@@ -354,7 +359,7 @@ NOTICE = "compiling kernels (first run only)…"
 
 def compile_notice(*functions, stream=None):
     """Print :data:`NOTICE` on ``stream`` (stderr) when it is a terminal and the
-    kernels ``functions`` (default: the MLP's step) are not in Numba's cache yet.
+    kernels ``functions`` (see :func:`kernels_cached`) are not in Numba's cache yet.
     Returns True when the notice was printed."""
     stream = sys.stderr if stream is None else stream
     isatty = getattr(stream, "isatty", None)

@@ -136,9 +136,7 @@ def params_sha256(params):
 def evaluate(model, X, Y):
     """Mean loss and metric (accuracy or R^2) of ``model`` on checked arrays X, Y."""
     Z = model._forward(X)
-    D = np.empty_like(Z)
-    from minitrain.nn import _loss
-    loss = float(_loss(model._loss_code, Z, Y, D))
+    loss = float(model._mean_loss(Z, Y))
     if model.loss == "softmax_crossentropy":
         metric = float(np.mean(Z.argmax(axis=1) == Y[:, 0]))
     elif model.loss == "binary_crossentropy":
@@ -264,7 +262,8 @@ def _momentum_of(optimizer):
 
 def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=None, seed=0,
         early_stopping=None, checkpoint=None, resume=None, callbacks=(), progress=True,
-        extra=None, on_diverge="stop", log=None, start_epoch=0, start_step=None):
+        extra=None, on_diverge="stop", log=None, start_epoch=0, start_step=None,
+        between_steps=()):
     """Train ``model`` with ``optimizer`` for ``epochs`` epochs (in total, when resuming).
 
     Parameters
@@ -292,6 +291,10 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
     callbacks : sequence of callables
         Each is called as ``cb(row)`` with the epoch's history row; returning
         True stops training.
+    between_steps : sequence of callables
+        Each is called without arguments between two chunks of minibatches (about
+        every 50 ms; after every step on the Python loop), e.g. the thread check
+        :meth:`minitrain.threads.Threads.check`. Keep them cheap.
     progress : bool, default=True
         Progress bar on a terminal, one line per epoch otherwise (stderr).
     extra : dict, optional
@@ -326,7 +329,8 @@ def fit(model, optimizer, train, val=None, *, epochs, batch_size=32, schedule=No
                       schedule=schedule, seed=seed, early_stopping=early_stopping,
                       checkpoint=checkpoint, callbacks=callbacks, progress=progress,
                       extra=extra, on_diverge=on_diverge, log=log,
-                      start_epoch=start_epoch, start_step=start_step)
+                      start_epoch=start_epoch, start_step=start_step,
+                      between_steps=between_steps)
     if resume is not None:
         trainer.restore(resume)
     return trainer.run()
@@ -346,7 +350,7 @@ class Trainer:
     def __init__(self, model, optimizer, train, val=None, *, epochs, batch_size=32,
                  schedule=None, seed=0, early_stopping=None, checkpoint=None, callbacks=(),
                  progress=True, extra=None, on_diverge="stop", log=None, start_epoch=0,
-                 start_step=None):
+                 start_step=None, between_steps=()):
         self.epochs = check_int("epochs", epochs, 1, owner="fit")
         self.batch_size = check_int("batch_size", batch_size, 1, owner="fit")
         self.seed = check_int("seed", seed, 0, owner="fit")
@@ -355,6 +359,7 @@ class Trainer:
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         self.early_stopping, self.checkpoint = early_stopping, checkpoint
         self.callbacks, self.extra = list(callbacks), extra
+        self.between_steps = list(between_steps)
         self.X, self.Y = _as_arrays(model, train, "train")
         self.val = _as_arrays(model, val, "val")
         self.n = self.X.shape[0]
@@ -378,9 +383,10 @@ class Trainer:
         """Train up to ``epochs`` epochs; the History (all epochs, resumed ones too)."""
         st = self.state
         self.bar = _Progress(self.progress_enabled, self.epochs, self.n_batches, st["epoch"])
-        _warm_up(self.model, self.optimizer, self.X, self.Y)
         from minitrain._chunks import Chunks
         self.chunks = Chunks.for_trainer(self) if self.compiled_loop else None
+        if self.chunks is None:
+            _warm_up(self.model, self.optimizer, self.X, self.Y)
         self.base_lr = self.optimizer.lr / st["lr_scale"]   # no schedule: lr = base * scale
         good = self.snapshot() if self.rollback else None
         stop = False
@@ -419,6 +425,8 @@ class Trainer:
                 st["batch"] = b + 1
             if self.request.signum is not None:
                 break
+            for hook in self.between_steps:
+                hook()
             self.bar.batch(st["epoch"], st["batch"], st["loss_sum"] / st["loss_count"],
                            steps=st["batch"] - b)
         if self.request.signum is not None and st["batch"] < self.n_batches:

@@ -1,6 +1,7 @@
 """`minitrain fit`, `evaluate`, `predict`, `optimizers` and `gradcheck` from the outside."""
 import csv
 import json
+import types
 
 import numpy as np
 import pytest
@@ -201,14 +202,21 @@ def test_gradcheck_passes_on_iris(cache):
 
 def test_gradcheck_fails_when_a_derivative_is_broken(cache, monkeypatch):
     from minitrain import nn
-    broken = nn._activate_grad.py_func
+    from minitrain._jit import source_copy
+    real = nn.step_functions
 
-    def wrong(code, z, d):                    # tanh' off by 10 %
-        broken(code, z, d)
-        d *= 1.1
+    def broken(activation, loss):             # f' off by 10 %, in plain Python: nothing
+        fns = real(activation, loss)          # compiled, nothing in Numba's cache
 
-    monkeypatch.setattr(nn, "_loss_and_grad", nn._loss_and_grad.py_func)
-    monkeypatch.setattr(nn, "_activate_grad", wrong)
+        def wrong(z, d):
+            fns.activate_grad(z, d)
+            d *= 1.1
+        return types.SimpleNamespace(
+            predict_batch=fns.predict_batch, weighted_loss=fns.weighted_loss,
+            loss_and_grad=source_copy(nn._loss_and_grad, "broken", _forward=fns.forward,
+                                      _activate_grad=wrong, _weighted_loss=fns.weighted_loss))
+
+    monkeypatch.setattr(nn, "step_functions", broken)
     result = invoke("gradcheck", "--dataset", "iris", "--hidden", "4", "--samples", 4)
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.output and "NO" in result.output

@@ -154,7 +154,9 @@ class Terminal(io.StringIO):
 def test_compile_notice_when_the_cache_is_empty(tmp_path, monkeypatch):
     from minitrain import nn
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))      # an empty cache
-    assert not threads.kernels_cached(nn._loss_and_grad)
+    step = nn.step_functions("tanh", "mse").pointer_source("float64")
+    assert step.__qualname__ == "_loss_and_grad__tanh__mse__float64"
+    assert not threads.kernels_cached(step)
     out = Terminal()
     assert threads.compile_notice(stream=out)
     assert out.getvalue() == threads.NOTICE + "\n"

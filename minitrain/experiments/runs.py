@@ -437,14 +437,14 @@ class Run:
         """Run :func:`minitrain.train.fit` on this run's data; returns the History.
 
         ``threads``: an int, or "auto" (:func:`minitrain.threads.choose`: one thread for
-        small steps or a busy machine; adapted between epochs), applied to OpenBLAS and
+        small steps or a busy machine; re-checked between chunks of steps), applied to OpenBLAS and
         Numba for the duration of the training only.
         """
         from minitrain import threads as th
         from minitrain.train import fit
         batch = min(self.cfg["batch_size"], len(self.data.train))
         with th.use(threads, self.model.layer_sizes, batch, self.cfg["dtype"]) as handle:
-            kwargs["callbacks"] = [*kwargs.get("callbacks", ()), handle.check]
+            kwargs["between_steps"] = [*kwargs.get("between_steps", ()), handle.check]
             try:
                 return fit(self.model, self.optimizer, self.data.arrays("train"),
                            self.data.arrays("val"), **{**self.fit_kwargs(), **kwargs})
@@ -658,7 +658,7 @@ def _fit_locked(cfg, out, *, resume, force, progress, plot, threads):
 
         from minitrain.threads import compile_notice
         print(run.header(), file=sys.stderr)
-        compile_notice()
+        compile_notice(run.model._fns.pointer_source(run.model.dtype))
     started = time.perf_counter()
     history = None
 

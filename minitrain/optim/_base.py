@@ -316,7 +316,10 @@ class Optimizer:
         (float32 or float64). A later call must use the shape and dtype of the first.
         ``grads`` is never modified (clipping works on a copy).
         """
-        self._update(params, self._next(params, grads), self._kernel_fn)
+        grads = self._next(params, grads)
+        if self._kernel_fn is None:           # compiled (or loaded) on the first step
+            self._kernel_fn = self.kernel.compiled(self._dtype, self._parallel)
+        self._update(params, grads, self._kernel_fn)
 
     def _next(self, params, grads):
         """Check new arrays, allocate missing state, count the step; the gradient the
@@ -541,8 +544,9 @@ class Optimizer:
         """Fix shape and dtype; choose the serial or parallel kernel by size."""
         self._shape, self._dtype, self._cast = shape, dtype, dtype.type
         self._parallel = shape[0] >= _compile.PARALLEL_MIN_SIZE
-        # the compiled kernel for this dtype; it converts Python-float scalars to dtype
-        self._kernel_fn = self.kernel.compiled(dtype, self._parallel)
+        # the compiled kernel for this dtype (it converts Python-float scalars to dtype),
+        # made by the first step(): the compiled minibatch loop (plan_step) needs none
+        self._kernel_fn = None
         self._empty = np.zeros(0, dtype)      # stands in for buffers a flag switches off
 
     def _check_arrays(self, params, grads):

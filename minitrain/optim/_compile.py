@@ -6,6 +6,8 @@ What the optimizer files need from Numba beyond ``@njit``:
   source with ``parallel=True`` (its ``prange`` then spreads the independent elements
   over threads, so both give bit-identical results); the optimizer picks the twin above
   :data:`PARALLEL_MIN_SIZE` elements.
+- :meth:`Kernel.pointer` compiles it as a ``@cfunc`` for the compiled minibatch loop
+  (which calls it through the pointer; see :mod:`minitrain._jit`).
 - :meth:`Kernel.compiled` returns the entry point of the one specialisation for a dtype,
   skipping Numba's per-call type dispatch (about a third of a small step's time);
   Python floats passed as scalars are converted to the dtype on entry, exactly as
@@ -19,10 +21,10 @@ Kernel conventions: arrays first, then scalars, then boolean flags; an unused bu
 passed as an empty array; ``@njit(cache=True, error_model="numpy")`` (the numpy error
 model lets LLVM vectorize the loops); no fastmath, so NaN and inf propagate.
 """
-import types
-
 import numpy as np
-from numba import config, from_dtype, njit
+from numba import config, from_dtype, njit, types
+
+from minitrain._jit import specialise
 
 #: Arrays with at least this many elements use the parallel twins. Measured on a
 #: 2-core machine with OpenMP threads that sleep when idle (OMP_WAIT_POLICY=PASSIVE, set
@@ -32,21 +34,6 @@ PARALLEL_MIN_SIZE = 200_000
 
 #: every Kernel made, by the name of its serial function (tests check the signatures)
 KERNELS = {}
-
-
-def specialise(func, name, njit_options, **constants):
-    """Compile ``func``'s Python source again as a new function ``name``, with the
-    module globals ``constants`` replaced (Numba freezes globals at compile time).
-
-    The copy has its own name so that Numba's on-disk cache keeps it apart from ``func``
-    and from other copies.
-    """
-    f = getattr(func, "py_func", func)
-    scope = dict(f.__globals__, **constants) if constants else f.__globals__
-    copy = types.FunctionType(f.__code__, scope, name, f.__defaults__, f.__closure__)
-    copy.__qualname__ = name
-    copy.__doc__ = f.__doc__
-    return njit(**njit_options)(copy)
 
 
 def parallel_twin(kernel):
@@ -84,6 +71,21 @@ class Kernel:
         kernel(*[empty] * self.arrays, *[dtype.type(0)] * self.scalars, *[False] * self.flags)
         (sig,) = [s for s in kernel.signatures if s[0].dtype == from_dtype(dtype)]
         return kernel.overloads[sig].entry_point
+
+
+    def pointer(self, dtype, parallel=False):
+        """The kernel for arrays of ``dtype`` as a ``@cfunc`` (a function pointer) for
+        the compiled minibatch loop (:mod:`minitrain._chunks`): a copy of the serial or
+        parallel source with the signature spelled out (arrays, then scalars of
+        ``dtype``, then booleans), cached like the kernel."""
+        f = self.serial.py_func
+        scalar = from_dtype(np.dtype(dtype))
+        array = types.Array(scalar, 1, "C")
+        signature = types.void(*[array] * self.arrays, *[scalar] * self.scalars,
+                               *[types.boolean] * self.flags)
+        return specialise(f, f"{f.__name__}__{'parallel_' if parallel else ''}{scalar}",
+                          dict(cache=True, error_model="numpy", parallel=parallel),
+                          signature=signature)
 
 
 @njit(cache=True, error_model="numpy")
