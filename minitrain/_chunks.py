@@ -32,7 +32,7 @@ from numba import config
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from minitrain._jit import specialise
-from minitrain.nn import _NO_WEIGHTS
+from minitrain.nn import _NO_WEIGHTS, read_only
 
 N_SCALARS = 0          # how many scalar arguments the kernel takes, set per copy
 
@@ -81,7 +81,7 @@ class Chunks:
         self.size = min(8, self.MAX_STEPS)          # steps in the next chunk
         model = trainer.model
         bs = trainer.batch_size
-        self.X, self.csr = model._split_input(trainer.X)
+        self.X, self.csr = read_only(*model._split_input(trainer.X))
         sparse = bool(self.csr[2].size)
 
         def workspace(n):

@@ -70,11 +70,12 @@ def write_csv(path, columns, rows):
     write_atomic(path, buffer.getvalue())
 
 
-def save_figure(fig, path):
-    """A matplotlib figure saved atomically (format from the file name)."""
+def save_figure(fig, path, tight=True):
+    """A matplotlib figure saved atomically (format from the file name); ``tight``
+    crops it to its contents (which draws it twice)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
-    write_atomic(path, writer=lambda f: fig.savefig(f, format=fmt, dpi=120,
-                                                    bbox_inches="tight"))
+    crop = {"bbox_inches": "tight"} if tight else {}
+    write_atomic(path, writer=lambda f: fig.savefig(f, format=fmt, dpi=120, **crop))
 
 
 def _finite_or_none(obj):

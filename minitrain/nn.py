@@ -438,7 +438,7 @@ class StepFunctions:
         X, Y, sw = array(f, 2, True), array(f, 2, True), array(f, 1, True)   # (read only:
         csr = types.Tuple((array(f, 1, True), array(i32, 1, True), array(i32, 1, True)))
         signature = types.float64(v, v, array(i, 2), X, csr, Y, sw,    # any input passes)
-                                  array(i, 1, True), m, m, v, v)
+                                  array(i, 1), m, m, v, v)
         return self._step(signature, f"__{f}")
 
     def pointer_source(self, dtype):
@@ -773,7 +773,7 @@ class MLP:
 
     def _forward(self, X, batch_size=4096):
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        Xd, csr = self._split_input(X)
+        Xd, csr = read_only(*self._split_input(X))      # (the step's types: one compile)
         for s in range(0, X.shape[0], batch_size):
             idx = np.arange(s, min(s + batch_size, X.shape[0]))
             b = self._workspace(idx.shape[0], sparse=bool(csr[2].size))
@@ -843,6 +843,16 @@ def _is_dtype(dtype):
 
 def _is_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def read_only(X, csr):
+    """Read-only views of the inputs X and csr (what the compiled step is typed for)."""
+    views = []
+    for a in (X, *csr):
+        v = a.view()
+        v.flags.writeable = False
+        views.append(v)
+    return views[0], tuple(views[1:])
 
 
 def _placeholder(dtype, n_in):

@@ -738,9 +738,10 @@ def plot_history(history, path, title=""):
     for ax in (ax_loss, ax_metric, ax_lr):
         ax.set_xlabel("epoch")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    files.save_figure(fig, path)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.84, wspace=0.28)
+    files.save_figure(fig, path, tight=False)     # fixed margins: drawn once (~0.1 s)
     return True
+
 
 
 def _set_aside(out):
