@@ -28,9 +28,17 @@ from minitrain._jit import specialise
 
 #: Arrays with at least this many elements use the parallel twins. Measured on a
 #: 2-core machine with OpenMP threads that sleep when idle (OMP_WAIT_POLICY=PASSIVE, set
-#: in minitrain/__init__.py): Adam at 2e5 took 99 us parallel vs 121-189 us serial, at
-#: 5e4 68 us vs 26-46 us (waking the threads costs more than it saves below ~1e5).
-PARALLEL_MIN_SIZE = 200_000
+#: in minitrain/__init__.py; spinning threads made training slower, see threads.py),
+#: float32, us per step, serial / parallel:
+#:
+#:   N      sgd       adagrad   adam      nadam     lion
+#:   2e5    26/83     72/122    108/144   139/168   58/110
+#:   5e5    140/146   199/211   282/263   351/304   196/190
+#:   1e6    289/251   420/316   583/419   756/510   413/313
+#:   1e7    4297/2128 7530/3513 10609/5603 11579/6022 7573/3646
+#:
+#: Waking the sleeping threads costs ~70 us per call, so the twins pay from ~5e5 on.
+PARALLEL_MIN_SIZE = 500_000
 
 #: every Kernel made, by the name of its serial function (tests check the signatures)
 KERNELS = {}
