@@ -77,10 +77,17 @@ class Chunks:
     MAX_STEPS = 4096
 
     def __init__(self, trainer):
+        from minitrain import _warm
         self.trainer = trainer
         self.size = min(8, self.MAX_STEPS)          # steps in the next chunk
-        model = trainer.model
-        bs = trainer.batch_size
+        self._arrays()
+        self.helper = _warm.start(trainer)          # first run: compile on two cores
+        self.step = trainer.model._fns.pointer(trainer.model.dtype)
+
+    def _arrays(self):
+        """The inputs as the compiled step takes them, and the workspaces."""
+        trainer = self.trainer
+        model, bs = trainer.model, trainer.batch_size
         self.X, self.csr = read_only(*model._split_input(trainer.X))
         sparse = bool(self.csr[2].size)
 
@@ -91,7 +98,6 @@ class Chunks:
         rest = trainer.n % bs
         self.last = workspace(rest) if rest else self.full
         self.losses = np.empty(self.MAX_STEPS)
-        self.step = model._fns.pointer(model.dtype)
 
     @classmethod
     def for_trainer(cls, trainer):

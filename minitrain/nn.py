@@ -430,6 +430,11 @@ class StepFunctions:
         """``loss_and_grad`` for arrays of ``dtype`` as a ``@cfunc`` (a function pointer)
         for the compiled minibatch loop (:mod:`minitrain._chunks`); compiles it (or loads
         it from Numba's cache)."""
+        return self._step(self.pointer_signature(dtype), f"__{np.dtype(dtype)}")
+
+    @staticmethod
+    def pointer_signature(dtype):
+        """The Numba signature of :meth:`pointer` for arrays of ``dtype``."""
         from numba import from_dtype, types
         def array(t, nd, readonly=False):
             return types.Array(t, nd, "C", readonly=readonly)
@@ -437,9 +442,8 @@ class StepFunctions:
         v, m = array(f, 1), array(f, 2)
         X, Y, sw = array(f, 2, True), array(f, 2, True), array(f, 1, True)   # (read only:
         csr = types.Tuple((array(f, 1, True), array(i32, 1, True), array(i32, 1, True)))
-        signature = types.float64(v, v, array(i, 2), X, csr, Y, sw,    # any input passes)
-                                  array(i, 1), m, m, v, v)
-        return self._step(signature, f"__{f}")
+        return types.float64(v, v, array(i, 2), X, csr, Y, sw,         # any input passes)
+                             array(i, 1), m, m, v, v)
 
     def pointer_source(self, dtype):
         """The uncompiled :meth:`pointer` (to ask whether Numba has it cached)."""
