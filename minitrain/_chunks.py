@@ -18,9 +18,9 @@ Same arithmetic in the same order: the results are bit-identical to the Python l
 
 The loop calls the step and the kernel through function pointers (``@cfunc`` copies,
 :meth:`StepFunctions.pointer <minitrain.nn.StepFunctions.pointer>`,
-:meth:`Kernel.pointer <minitrain.optim._compile.Kernel.pointer>`): so it stays
-cacheable, compiles in a fraction of a second (it does not link and re-optimise
-their code), and a kernel edited later is never run from a stale copy inside it.
+:meth:`Kernel.pointer <minitrain.optim._compile.Kernel.pointer>`, which share one
+signature): so it compiles once for all optimizers, stays cacheable, does not link and
+re-optimise their code, and never runs a stale copy of a kernel edited later.
 """
 from __future__ import annotations
 
@@ -28,21 +28,17 @@ import time
 from operator import is_
 
 import numpy as np
-from numba import config
-from numba.np.unsafe.ndarray import to_fixed_tuple
-
-from minitrain._jit import specialise
+from numba import config, njit
 from minitrain.nn import _NO_WEIGHTS, read_only
-
-N_SCALARS = 0          # how many scalar arguments the kernel takes, set per copy
-
 
 def train_chunk(step, update, params, grads, layout, X, csr, Y, sw, perm, bounds, full,
                 last, buffers, plan, flags, losses):
     """Run ``plan.shape[0]`` steps; step ``k`` trains on ``perm[bounds[k]:bounds[k+1]]``.
 
     ``step`` is the model's ``_loss_and_grad`` and ``update`` the optimizer kernel, both
-    as function pointers. ``full`` and ``last`` are the workspaces ``(Xb, Yb, w, work)``
+    as function pointers (``update`` in the shared form of
+    :func:`minitrain.optim._compile.call_kernel`: buffers and flags padded, the scalars
+    one row of ``plan``). ``full`` and ``last`` are the workspaces ``(Xb, Yb, w, work)``
     of a full minibatch and of a smaller last one. ``losses[k]`` receives step ``k``'s
     loss. Returns the number of steps done: ``plan.shape[0]``, or the index of the
     first step whose loss is not finite (its update is not applied).
@@ -54,14 +50,11 @@ def train_chunk(step, update, params, grads, layout, X, csr, Y, sw, perm, bounds
         losses[k] = value
         if not np.isfinite(value):
             return k
-        update(params, grads, *buffers, *to_fixed_tuple(plan[k], N_SCALARS), *flags)
+        update(params, grads, buffers, plan[k], flags)
     return plan.shape[0]
 
 
-def chunk_loop(n_scalars):
-    """:func:`train_chunk` compiled for kernels taking ``n_scalars`` scalars."""
-    return specialise(train_chunk, f"train_chunk__{n_scalars}",
-                      dict(cache=True, error_model="numpy"), N_SCALARS=n_scalars)
+chunk_loop = njit(cache=True, error_model="numpy")(train_chunk)
 
 
 class Chunks:
@@ -132,11 +125,11 @@ class Chunks:
         plan = np.array(rows, dtype=model.dtype).reshape(n, -1)
         bounds = np.minimum(np.arange(b0, b1 + 1) * tr.batch_size, tr.n)
         update = opt.kernel.pointer(model.dtype, kernel is opt.kernel.parallel)
+        buffers, flags = opt.kernel.padded(buffers, flags, model.dtype)
         started = time.perf_counter()
-        done = chunk_loop(plan.shape[1])(
-            self.step, update, params, grads, model.layout, self.X, self.csr, tr.Y,
-            _NO_WEIGHTS[model.dtype], perm, bounds, self.full, self.last, buffers, plan,
-            flags, self.losses)
+        done = chunk_loop(self.step, update, params, grads, model.layout, self.X, self.csr,
+                          tr.Y, _NO_WEIGHTS[model.dtype], perm, bounds, self.full,
+                          self.last, buffers, plan, flags, self.losses)
         elapsed = time.perf_counter() - started
         sizes = np.diff(bounds)
         for k in range(done):

@@ -89,13 +89,14 @@ def compile_for(spec):
     chunks.trainer = Trainer(model, opt, (X, y), epochs=1, batch_size=3, progress=False)
     chunks._arrays()
     _, buffers, scalars, flags = opt.plan_step(model.params, model.grads)
+    buffers, flags = opt.kernel.padded(buffers, flags, dtype)
     plan = np.zeros((0, len(scalars)), dtype)
     step_type = types.FunctionType(fns.pointer_signature(dtype))
     args = (model.params, model.grads, model.layout, chunks.X, chunks.csr,
             chunks.trainer.Y, nn._NO_WEIGHTS[dtype], np.arange(4), np.zeros(2, np.int64),
             chunks.full, chunks.last, buffers, plan, flags, np.zeros(1))
     from numba import typeof
-    chunk_loop(len(scalars)).compile((step_type, typeof(kernel), *map(typeof, args)))
+    chunk_loop.compile((step_type, typeof(kernel), *map(typeof, args)))
     model._forward(model.check_X(X))                                # evaluation
 
 

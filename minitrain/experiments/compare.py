@@ -235,10 +235,9 @@ def _warm_up(cfg, found):
     X = np.zeros((2, 2))
     y = np.array([0, 1]) if classes else np.zeros(2)
     from minitrain.train import evaluate
-    for _, name, conv, *_ in found:
-        opt = mt.optim.get(name, convention=conv)
-        model.loss_and_grad(X, y)
-        opt.step(model.params, model.grads)
+    for _, name, conv, *_ in found:                # one step each, as the runs train
+        mt.fit(model, mt.optim.get(name, convention=conv), (X, y), epochs=1, batch_size=2,
+               progress=False)
     evaluate(model, model.check_X(X), model.check_y(y, 2))
 
 

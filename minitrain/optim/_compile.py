@@ -23,6 +23,7 @@ model lets LLVM vectorize the loops); no fastmath, so NaN and inf propagate.
 """
 import numpy as np
 from numba import config, from_dtype, njit, types
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from minitrain._jit import specialise
 
@@ -61,6 +62,7 @@ class Kernel:
         self.arrays, self.flags = arrays, flags
         code = getattr(serial, "py_func", serial).__code__
         self.scalars = code.co_argcount - arrays - flags
+        assert arrays - 2 <= MAX_BUFFERS and flags <= MAX_FLAGS, serial
         self.__doc__ = serial.__doc__
         KERNELS[serial.__name__] = self
 
@@ -82,18 +84,40 @@ class Kernel:
 
 
     def pointer(self, dtype, parallel=False):
-        """The kernel for arrays of ``dtype`` as a ``@cfunc`` (a function pointer) for
-        the compiled minibatch loop (:mod:`minitrain._chunks`): a copy of the serial or
-        parallel source with the signature spelled out (arrays, then scalars of
-        ``dtype``, then booleans), cached like the kernel."""
+        """The kernel for arrays of ``dtype`` as a ``@cfunc`` (a function pointer) with
+        the one signature every kernel shares there (:func:`call_kernel`), for the
+        compiled minibatch loop (:mod:`minitrain._chunks`); cached like the kernel."""
         f = self.serial.py_func
-        scalar = from_dtype(np.dtype(dtype))
-        array = types.Array(scalar, 1, "C")
-        signature = types.void(*[array] * self.arrays, *[scalar] * self.scalars,
-                               *[types.boolean] * self.flags)
-        return specialise(f, f"{f.__name__}__{'parallel_' if parallel else ''}{scalar}",
-                          dict(cache=True, error_model="numpy", parallel=parallel),
-                          signature=signature)
+        return specialise(call_kernel, f"{f.__name__}__{'parallel_' if parallel else ''}"
+                          f"{np.dtype(dtype)}", dict(cache=True, error_model="numpy"),
+                          signature=call_signature(dtype),
+                          KERNEL=self.parallel if parallel else self.serial,
+                          N_BUFFERS=self.arrays - 2, N_SCALARS=self.scalars, N_FLAGS=self.flags)
+
+    def padded(self, buffers, flags, dtype):
+        """A kernel's buffers and flags as :func:`call_kernel` takes them (padded)."""
+        return ((*buffers, *[_EMPTY[np.dtype(dtype)]] * (MAX_BUFFERS - len(buffers))),
+                (*flags, *[False] * (MAX_FLAGS - len(flags))))
+
+
+#: at most this many state buffers and flags per kernel (the shared signature)
+MAX_BUFFERS, MAX_FLAGS = 3, 2
+_EMPTY = {np.dtype(t): np.zeros(0, t) for t in ("float32", "float64")}
+KERNEL, N_BUFFERS, N_SCALARS, N_FLAGS = None, 0, 0, 0     # set per copy of call_kernel
+
+
+def call_kernel(p, g, buffers, scalars, flags):
+    """``KERNEL(p, g, *its buffers, *its scalars, *its flags)`` from the shared padded
+    arguments: ``MAX_BUFFERS`` arrays, the scalars as an array, ``MAX_FLAGS`` flags."""
+    KERNEL(p, g, *buffers[:N_BUFFERS], *to_fixed_tuple(scalars, N_SCALARS), *flags[:N_FLAGS])
+
+
+def call_signature(dtype):
+    """The Numba signature of :func:`call_kernel` for arrays of ``dtype``."""
+    scalar = from_dtype(np.dtype(dtype))
+    array = types.Array(scalar, 1, "C")
+    return types.void(array, array, types.UniTuple(array, MAX_BUFFERS), array,
+                      types.UniTuple(types.boolean, MAX_FLAGS))
 
 
 @njit(cache=True, error_model="numpy")
