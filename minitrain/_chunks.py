@@ -57,6 +57,22 @@ def train_chunk(step, update, params, grads, layout, X, csr, Y, sw, perm, bounds
 chunk_loop = njit(cache=True, error_model="numpy")(train_chunk)
 
 
+def step_signature(dtype):
+    """The Numba signature of the step as ``train_chunk`` calls it (``step``), for
+    arrays of ``dtype``; X, Y, sample weights and CSR arrays are read only (any input
+    array converts to that)."""
+    from numba import from_dtype, types
+
+    def array(t, nd, readonly=False):
+        return types.Array(t, nd, "C", readonly=readonly)
+    f, i, i32 = from_dtype(np.dtype(dtype)), types.int64, types.int32
+    v, m, X = array(f, 1), array(f, 2), array(f, 2, True)
+    csr = types.Tuple((array(f, 1, True), array(i32, 1, True), array(i32, 1, True)))
+    #                    params grads layout    X  csr Y  sw                 idx  Xb Yb w work
+    return types.float64(v, v, array(i, 2), X, csr, X, array(f, 1, True), array(i, 1),
+                         m, m, v, v)
+
+
 class Chunks:
     """Runs a :class:`~minitrain.train.Trainer`'s minibatches a chunk at a time.
 

@@ -60,7 +60,7 @@ def compile_for(spec):
     from numba import from_dtype, types
 
     from minitrain import nn
-    from minitrain._chunks import Chunks, chunk_loop
+    from minitrain._chunks import Chunks, chunk_loop, step_signature
     from minitrain.train import Trainer
 
     dtype = np.dtype(spec["dtype"])
@@ -91,7 +91,7 @@ def compile_for(spec):
     _, buffers, scalars, flags = opt.plan_step(model.params, model.grads)
     buffers, flags = opt.kernel.padded(buffers, flags, dtype)
     plan = np.zeros((0, len(scalars)), dtype)
-    step_type = types.FunctionType(fns.pointer_signature(dtype))
+    step_type = types.FunctionType(step_signature(dtype))
     args = (model.params, model.grads, model.layout, chunks.X, chunks.csr,
             chunks.trainer.Y, nn._NO_WEIGHTS[dtype], np.arange(4), np.zeros(2, np.int64),
             chunks.full, chunks.last, buffers, plan, flags, np.zeros(1))

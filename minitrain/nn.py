@@ -430,20 +430,8 @@ class StepFunctions:
         """``loss_and_grad`` for arrays of ``dtype`` as a ``@cfunc`` (a function pointer)
         for the compiled minibatch loop (:mod:`minitrain._chunks`); compiles it (or loads
         it from Numba's cache)."""
-        return self._step(self.pointer_signature(dtype), f"__{np.dtype(dtype)}")
-
-    @staticmethod
-    def pointer_signature(dtype):
-        """The Numba signature of :meth:`pointer` for arrays of ``dtype``."""
-        from numba import from_dtype, types
-        def array(t, nd, readonly=False):
-            return types.Array(t, nd, "C", readonly=readonly)
-        f, i, i32 = from_dtype(np.dtype(dtype)), types.int64, types.int32
-        v, m = array(f, 1), array(f, 2)
-        X, Y, sw = array(f, 2, True), array(f, 2, True), array(f, 1, True)   # (read only:
-        csr = types.Tuple((array(f, 1, True), array(i32, 1, True), array(i32, 1, True)))
-        return types.float64(v, v, array(i, 2), X, csr, Y, sw,         # any input passes)
-                             array(i, 1), m, m, v, v)
+        from minitrain._chunks import step_signature
+        return self._step(step_signature(dtype), f"__{np.dtype(dtype)}")
 
     def pointer_source(self, dtype):
         """The uncompiled :meth:`pointer` (to ask whether Numba has it cached)."""
@@ -583,7 +571,7 @@ class MLP:
             raise ValueError(f"MLP: softmax_crossentropy needs >= 2 output units, got {n_out}")
 
         # offsets table: layout[l] = (W start, b start, n_in, n_out, units before l)
-        rows, offset, units = [], 0, 0
+        rows, offset = [], 0
         for n_in, n_o in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
             rows.append((offset, offset + n_in * n_o, n_in, n_o))
             offset += n_in * n_o + n_o
