@@ -15,9 +15,11 @@ The shuffling of epoch ``e`` depends only on ``(seed, e)``, so a run resumed fro
 a checkpoint -- even one saved in the middle of an epoch -- sees exactly the
 minibatches the uninterrupted run would have seen, and ends bit-identical.
 
-Ctrl-C (SIGINT) and SIGTERM are caught between two steps, never inside one: the
-loop finishes the current step, saves a checkpoint (when a path was given) and
-raises :class:`Interrupted`.
+The minibatches run in compiled chunks of about 50 ms (:mod:`minitrain._chunks`, same
+results as the loop above, one step at a time, which runs when the optimizer needs the
+gradient's values: clipping, ``maximize``). Ctrl-C (SIGINT) and SIGTERM are caught
+between two chunks, never inside a step: the loop finishes the current chunk, saves a
+checkpoint (when a path was given) and raises :class:`Interrupted`.
 """
 from __future__ import annotations
 
