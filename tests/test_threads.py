@@ -181,3 +181,20 @@ def test_no_notice_once_the_kernel_is_cached(tmp_path, monkeypatch):
     assert not threads.compile_notice(fn, stream=out) and out.getvalue() == ""
     source.write_text("def twice(x):\n    return 2 * x  # edited\n")
     assert not threads.kernels_cached(fn)                      # stale: source changed
+
+
+def test_the_thread_check_runs_between_chunks_of_one_epoch(monkeypatch):
+    """A run's thread check is looked at between chunks of steps (about every 50 ms),
+    not only once per epoch: a load that starts mid-epoch is seen mid-epoch."""
+    import numpy as np
+
+    from minitrain import _chunks
+    from minitrain.experiments.runs import build_run, resolve
+    calls = []
+    monkeypatch.setattr(threads.Threads, "check", lambda self, *a: calls.append(1))
+    monkeypatch.setattr(_chunks.Chunks, "MAX_STEPS", 1)        # chunks of one step
+    run = build_run(resolve({"dataset": "moons", "n_samples": 200, "epochs": 1,
+                             "batch_size": 20, "optimizer": "adam"}))
+    history = run.train(threads="auto")
+    assert len(calls) == history["step"][-1] >= 5             # once per chunk, mid-epoch
+    assert np.isfinite(run.model.params).all()
