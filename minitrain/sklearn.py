@@ -11,7 +11,7 @@ runs against them: tests/test_sklearn_mlp.py). What changes is the engine:
 
 - ``coefs_`` and ``intercepts_`` are **views** into one flat minitrain ``MLP.params``
   array (layout ``W1, b1, W2, b2, ...``); every minibatch runs one compiled
-  forward/backward (:func:`minitrain.nn._loss_and_grad`, sparse X multiplied in the
+  forward/backward (:meth:`minitrain.nn.MLP.loss_and_grad`, sparse X multiplied in the
   kernel) and one compiled optimizer step over the flat array;
 - ``solver`` also takes every minitrain optimizer name (``minitrain.optim.names()``),
   ``learning_rate`` every minitrain schedule name (``minitrain.schedules.names()``;
