@@ -384,11 +384,11 @@ class Trainer:
     def run(self):
         """Train up to ``epochs`` epochs; the History (all epochs, resumed ones too)."""
         st = self.state
-        self.bar = _Progress(self.progress_enabled, self.epochs, self.n_batches, st["epoch"])
-        from minitrain._chunks import Chunks
+        from minitrain._chunks import Chunks         # (compiles the step on a first run)
         self.chunks = Chunks.for_trainer(self) if self.compiled_loop else None
         if self.chunks is None:
             _warm_up(self.model, self.optimizer, self.X, self.Y)
+        self.bar = _Progress(self.progress_enabled, self.epochs, self.n_batches, st["epoch"])
         self.base_lr = self.optimizer.lr / st["lr_scale"]   # no schedule: lr = base * scale
         good = self.snapshot() if self.rollback else None
         stop = False
