@@ -125,18 +125,26 @@ class Chunks:
         saved = dict(opt.__dict__), dict(opt.state)
         params, grads, plan_step, scheduled_lr = model.params, model.grads, \
             opt.plan_step, tr.scheduled_lr
-        lr = scheduled_lr(first)
-        kernel, buffers, scalars, flags = plan_step(params, grads)
-        rows = [scalars]
-        for b in range(b0 + 1, b1):
-            lr_b = scheduled_lr(first + len(rows))
-            k, arrays, scalars, f = plan_step(params, grads)
-            if k is not kernel or f != flags or not all(map(is_, arrays, buffers)):
-                b1 = b                # the kernel's arrays or flags change: end the chunk
-                self._replay(saved, first, len(rows))
-                break
+        rows, error = [], None
+        try:
+            lr = scheduled_lr(first)
+            kernel, buffers, scalars, flags = plan_step(params, grads)
             rows.append(scalars)
-            lr = lr_b
+            for b in range(b0 + 1, b1):
+                lr_b = scheduled_lr(first + len(rows))
+                k, arrays, scalars, f = plan_step(params, grads)
+                if k is not kernel or f != flags or not all(map(is_, arrays, buffers)):
+                    b1 = b            # the kernel's arrays or flags change: end the chunk
+                    self._replay(saved, first, len(rows))
+                    break
+                rows.append(scalars)
+                lr = lr_b
+        except BaseException as e:    # e.g. a schedule that raises at step first + j:
+            self._replay(saved, first, len(rows))    # run the j steps before it, as the
+            if not rows:                             # Python loop does, then raise
+                raise
+            error, b1 = e, b0 + len(rows)
+            lr = tr.optimizer.lr
         n = len(rows)
         plan = np.array(rows, dtype=model.dtype).reshape(n, -1)
         bounds = np.minimum(np.arange(b0, b1 + 1) * tr.batch_size, tr.n)
@@ -158,6 +166,8 @@ class Chunks:
             tr.bar.steps_done += done             # (the steps that did run)
             lr = tr.scheduled_lr(st["step"])
             raise TrainingDiverged(st["epoch"] + 1, st["step"] + 1, float(self.losses[done]), lr)
+        if error is not None:
+            raise error
         self.size = int(min(self.MAX_STEPS, max(1, self.SECONDS * n / max(elapsed, 1e-7))))
         return lr
 

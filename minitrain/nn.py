@@ -676,6 +676,9 @@ class MLP:
             raise ValueError(f"MLP: {name} must hold at least one sample, got 0 rows")
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)
+        if X.indices.dtype != np.int32 or X.indptr.dtype != np.int32:   # the kernels' type
+            X = sp.csr_matrix((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
+                              shape=X.shape)
         if not np.isfinite(X.data).all():
             raise ValueError(f"MLP: {name} must be finite, got NaN or inf")
         return X

@@ -436,3 +436,49 @@ def test_resume_after_an_interrupt_on_the_compiled_loop(chunk, stops_at, resume_
     assert resumed.chunks == resume_compiled
     assert resumed.steps_done == STEPS - stops_at
     assert_same(resumed._replace(steps_done=STEPS), reference)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_csr_with_int64_indices_trains_like_int32(dtype):
+    """scipy makes int64 index arrays for large matrices (or when given them); the
+    compiled step takes int32, so check_X converts (a copy: the caller's matrix stays)."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(0)
+    X, y = rng.random((60, 5)), rng.integers(0, 3, 60)
+    wide = sp.csr_matrix(X)
+    wide.indices, wide.indptr = wide.indices.astype(np.int64), wide.indptr.astype(np.int64)
+    runs = []
+    for data in (sp.csr_matrix(X), wide):
+        model = mt.MLP([5, 4, 3], dtype=dtype)
+        mt.fit(model, mt.optim.get("adam"), (data, y), epochs=2, batch_size=7, progress=False)
+        runs.append(model.params)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert wide.indices.dtype == np.int64
+
+
+def test_a_schedule_that_raises_mid_chunk_stops_where_the_python_loop_stops():
+    """Planning runs ahead of training: when it fails at a step, the steps planned
+    before it run and then the error propagates -- the Python loop's state exactly."""
+    class Broken:
+        def lr(self, step):
+            if step == 5:
+                raise RuntimeError("schedule broke")
+            return 0.01
+
+        def momentum(self, step):
+            return None
+    rng = np.random.default_rng(0)
+    X, y = rng.random((80, 4)), rng.integers(0, 3, 80)
+    results = []
+    for compiled in (True, False):
+        Trainer.compiled_loop = compiled
+        try:
+            model, opt = mt.MLP([4, 6, 3], dtype="float64"), mt.optim.get("nadam")
+            with pytest.raises(RuntimeError, match="schedule broke"):
+                mt.fit(model, opt, (X, y), epochs=1, batch_size=8, schedule=Broken(),
+                       progress=False)
+            results.append((opt.t, opt.mu_product, model.params.copy()))
+        finally:
+            Trainer.compiled_loop = True
+    assert results[0][:2] == results[1][:2] and results[0][0] == 5     # 5 steps ran
+    np.testing.assert_array_equal(results[0][2], results[1][2])
