@@ -420,7 +420,7 @@ class Trainer:
         lr = self.optimizer.lr
         while st["batch"] < self.n_batches:
             b = st["batch"]
-            if self.chunks is not None:              # a chunk of steps in compiled code
+            if self.chunks is not None and self.optimizer.plannable:   # compiled chunk
                 lr = self.chunks.run(perm)
             else:
                 lr = self.step(perm[b * self.batch_size:(b + 1) * self.batch_size])

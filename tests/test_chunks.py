@@ -482,3 +482,27 @@ def test_a_schedule_that_raises_mid_chunk_stops_where_the_python_loop_stops():
             Trainer.compiled_loop = True
     assert results[0][:2] == results[1][:2] and results[0][0] == 5     # 5 steps ran
     np.testing.assert_array_equal(results[0][2], results[1][2])
+
+
+def test_an_optimizer_made_unplannable_mid_run_goes_on_in_the_python_loop():
+    """A callback may switch clipping on between epochs; the trainer then steps in
+    Python (the same results as a run that stepped in Python throughout)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((80, 4)), rng.integers(0, 3, 80)
+
+    def clip_after_first_epoch(opt):
+        def callback(row):
+            if row["epoch"] == 1:
+                opt.clipnorm = 0.5
+        return callback
+    results = []
+    for compiled in (True, False):
+        Trainer.compiled_loop = compiled
+        try:
+            model, opt = mt.MLP([4, 6, 3], dtype="float64"), mt.optim.get("adam")
+            mt.fit(model, opt, (X, y), epochs=3, batch_size=8, progress=False,
+                   callbacks=[clip_after_first_epoch(opt)])
+            results.append(model.params.copy())
+        finally:
+            Trainer.compiled_loop = True
+    np.testing.assert_array_equal(results[0], results[1])
