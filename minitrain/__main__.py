@@ -1,5 +1,5 @@
 """``python -m minitrain`` runs the command line."""
-from minitrain.cli import cli
+from minitrain.cli import main
 
 if __name__ == "__main__":  # pragma: no cover
-    cli(prog_name="minitrain")
+    main()

@@ -195,3 +195,25 @@ def test_cli_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def _program(*args, before="pass"):
+    """Run the installed program's entry point (minitrain.cli.main) in a new process."""
+    import subprocess
+    import sys
+    code = (f"import sys; {before}; sys.argv = ['minitrain', *{list(args)!r}]; "
+            "from minitrain.cli import main; main()")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_program_keeps_exit_codes_output_and_exit_handlers():
+    """main() ends with os._exit (skipping the interpreter's slow teardown): the exit
+    code, everything printed and the atexit handlers must survive that."""
+    done = _program("optimizers", before="import atexit; atexit.register(print, 'handler')")
+    assert done.returncode == 0
+    assert "adam" in done.stdout and done.stdout.rstrip().endswith("handler")
+    assert _program("fit", "--epochs", "0").returncode == 2            # usage
+    failed = _program("fit", "--dataset", "no-such-data")
+    assert failed.returncode == 2 and "Error:" in failed.stderr
+    assert _program("--version").stdout.startswith("minitrain, version")
