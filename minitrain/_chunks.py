@@ -29,7 +29,9 @@ from operator import is_
 
 import numpy as np
 from numba import config, njit
+
 from minitrain.nn import _NO_WEIGHTS, read_only
+
 
 def train_chunk(step, update, params, grads, layout, X, csr, Y, sw, perm, bounds, full,
                 last, buffers, plan, flags, losses):
@@ -121,42 +123,20 @@ class Chunks:
         tr = self.trainer
         st, opt, model = tr.state, tr.optimizer, tr.model
         b0, first = st["batch"], st["step"]
-        b1 = min(tr.n_batches, b0 + self.size)
         saved = dict(opt.__dict__), dict(opt.state)
-        params, grads, plan_step, scheduled_lr = model.params, model.grads, \
-            opt.plan_step, tr.scheduled_lr
-        rows, error = [], None
-        try:
-            lr = scheduled_lr(first)
-            kernel, buffers, scalars, flags = plan_step(params, grads)
-            rows.append(scalars)
-            for b in range(b0 + 1, b1):
-                lr_b = scheduled_lr(first + len(rows))
-                k, arrays, scalars, f = plan_step(params, grads)
-                if k is not kernel or f != flags or not all(map(is_, arrays, buffers)):
-                    b1 = b            # the kernel's arrays or flags change: end the chunk
-                    self._replay(saved, first, len(rows))
-                    break
-                rows.append(scalars)
-                lr = lr_b
-        except BaseException as e:    # e.g. a schedule that raises at step first + j:
-            self._replay(saved, first, len(rows))    # run the j steps before it, as the
-            if not rows:                             # Python loop does, then raise
-                raise
-            error, b1 = e, b0 + len(rows)
-            lr = tr.optimizer.lr
+        kernel, buffers, flags, rows, lr, error = self._plan(saved, b0, first)
         n = len(rows)
-        plan = np.array(rows, dtype=model.dtype).reshape(n, -1)
-        bounds = np.minimum(np.arange(b0, b1 + 1) * tr.batch_size, tr.n)
-        update = opt.kernel.pointer(model.dtype, kernel is opt.kernel.parallel)
+        bounds = np.minimum(np.arange(b0, b0 + n + 1) * tr.batch_size, tr.n)
         buffers, flags = opt.kernel.padded(buffers, flags, model.dtype)
         started = time.perf_counter()
-        done = chunk_loop(self.step, update, params, grads, model.layout, self.X, self.csr,
-                          tr.Y, _NO_WEIGHTS[model.dtype], perm, bounds, self.full,
-                          self.last, buffers, plan, flags, self.losses)
+        done = chunk_loop(self.step, opt.kernel.pointer(model.dtype, kernel is opt.kernel.parallel),
+                          model.params, model.grads, model.layout, self.X, self.csr, tr.Y,
+                          _NO_WEIGHTS[model.dtype], perm, bounds, self.full, self.last,
+                          buffers, np.array(rows, dtype=model.dtype).reshape(n, -1), flags,
+                          self.losses)
         elapsed = time.perf_counter() - started
         sizes = np.diff(bounds)
-        for k in range(done):
+        for k in range(done):                         # the trainer's counters, in order
             st["loss_sum"] += float(self.losses[k]) * int(sizes[k])
             st["loss_count"] += int(sizes[k])
         st["step"] += done
@@ -170,6 +150,33 @@ class Chunks:
             raise error
         self.size = int(min(self.MAX_STEPS, max(1, self.SECONDS * n / max(elapsed, 1e-7))))
         return lr
+
+    def _plan(self, saved, b0, first):
+        """Plan up to :attr:`size` steps from minibatch ``b0`` (step ``first``): the
+        kernel, its buffers and flags, one row of scalars per step, the last step's lr,
+        and the error that stopped the planning early (None)."""
+        tr = self.trainer
+        params, grads = tr.model.params, tr.model.grads
+        plan_step, scheduled_lr = tr.optimizer.plan_step, tr.scheduled_lr
+        rows, error = [], None
+        try:
+            lr = scheduled_lr(first)
+            kernel, buffers, scalars, flags = plan_step(params, grads)
+            rows.append(scalars)
+            for _ in range(b0 + 1, min(tr.n_batches, b0 + self.size)):
+                lr_b = scheduled_lr(first + len(rows))
+                k, arrays, scalars, f = plan_step(params, grads)
+                if k is not kernel or f != flags or not all(map(is_, arrays, buffers)):
+                    self._replay(saved, first, len(rows))   # the kernel's arrays or flags
+                    break                                   # change: end the chunk here
+                rows.append(scalars)
+                lr = lr_b
+        except BaseException as e:    # e.g. a schedule that raises at step first + j:
+            self._replay(saved, first, len(rows))    # run the j steps before it, as the
+            if not rows:                             # Python loop does, then raise
+                raise
+            error, lr = e, tr.optimizer.lr
+        return kernel, buffers, flags, rows, lr, error
 
     def _replay(self, saved, first, steps):
         """Put the optimizer back where the chunk started (step ``first``) and plan
