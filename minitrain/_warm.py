@@ -23,6 +23,7 @@ def start(trainer):
     """Start the helper for ``trainer``'s run when the step is not cached yet; returns
     the process (or None)."""
     from minitrain import threads
+    from minitrain.optim._compile import uses_parallel
     model, opt = trainer.model, trainer.optimizer
     if (os.cpu_count() or 1) < 2 or threads.kernels_cached(
             model._fns.pointer_source(model.dtype)):
@@ -33,7 +34,7 @@ def start(trainer):
             "optimizer": [type(opt).__module__, type(opt).__name__],
             "convention": opt.convention,
             "hyperparameters": opt.hyperparameters(),
-            "parallel": model.n_params >= _parallel_min()}
+            "parallel": uses_parallel(model.n_params)}
     try:
         return subprocess.Popen([sys.executable, "-m", "minitrain._warm", json.dumps(spec)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -45,11 +46,6 @@ def start(trainer):
 def _sparse(trainer):
     from minitrain.nn import _is_sparse
     return bool(_is_sparse(trainer.X))
-
-
-def _parallel_min():
-    from minitrain.optim._compile import PARALLEL_MIN_SIZE
-    return PARALLEL_MIN_SIZE
 
 
 def compile_for(spec):

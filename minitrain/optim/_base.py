@@ -543,7 +543,7 @@ class Optimizer:
     def _adopt(self, shape, dtype):
         """Fix shape and dtype; choose the serial or parallel kernel by size."""
         self._shape, self._dtype, self._cast = shape, dtype, dtype.type
-        self._parallel = shape[0] >= _compile.PARALLEL_MIN_SIZE
+        self._parallel = _compile.uses_parallel(shape[0])
         # the compiled kernel for this dtype (it converts Python-float scalars to dtype),
         # made by the first step(): the compiled minibatch loop (plan_step) needs none
         self._kernel_fn = None

@@ -41,6 +41,11 @@ from minitrain._jit import specialise
 #: Waking the sleeping threads costs ~70 us per call, so the twins pay from ~5e5 on.
 PARALLEL_MIN_SIZE = 500_000
 
+def uses_parallel(n):
+    """True when ``n`` parameters are updated by the parallel twins."""
+    return n >= PARALLEL_MIN_SIZE
+
+
 #: every Kernel made, by the name of its serial function (tests check the signatures)
 KERNELS = {}
 
