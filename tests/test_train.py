@@ -1,7 +1,6 @@
 """The training loop: determinism, exact resume, schedules, early stopping, divergence."""
 import os
 import signal
-import threading
 
 import numpy as np
 import pytest

@@ -42,10 +42,10 @@ def main():
 
     Tearing down the interpreter after a training run takes about 0.4 s (measured:
     after the exit handlers, i.e. freeing modules and objects, among them Numba's
-    compiled code), a quarter of a one-epoch fit. Once the command is done and no other thread is running, this
-    runs the exit handlers (``atexit``: joblib's workers, temporary folders, ...),
-    flushes stdout and stderr and ends the process with the command's exit code,
-    skipping only that teardown.
+    compiled code), a quarter of a one-epoch fit. Once the command is done and no
+    other thread is running, this runs the exit handlers (``atexit``: joblib's
+    workers, temporary folders, ...), flushes stdout and stderr and ends the process
+    with the command's exit code, skipping only that teardown.
     """
     import atexit
     import os

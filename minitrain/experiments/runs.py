@@ -437,8 +437,8 @@ class Run:
         """Run :func:`minitrain.train.fit` on this run's data; returns the History.
 
         ``threads``: an int, or "auto" (:func:`minitrain.threads.choose`: one thread for
-        small steps or a busy machine; re-checked between chunks of steps), applied to OpenBLAS and
-        Numba for the duration of the training only.
+        small steps or a busy machine; re-checked between chunks of steps), applied to
+        OpenBLAS and Numba for the duration of the training only.
         """
         from minitrain import threads as th
         from minitrain.train import fit
@@ -741,7 +741,6 @@ def plot_history(history, path, title=""):
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.84, wspace=0.28)
     files.save_figure(fig, path, tight=False)     # fixed margins: drawn once (~0.1 s)
     return True
-
 
 
 def _set_aside(out):

@@ -41,6 +41,7 @@ from minitrain._jit import specialise
 #: Waking the sleeping threads costs ~70 us per call, so the twins pay from ~5e5 on.
 PARALLEL_MIN_SIZE = 500_000
 
+
 def uses_parallel(n):
     """True when ``n`` parameters are updated by the parallel twins."""
     return n >= PARALLEL_MIN_SIZE
@@ -86,7 +87,6 @@ class Kernel:
         kernel(*[empty] * self.arrays, *[dtype.type(0)] * self.scalars, *[False] * self.flags)
         (sig,) = [s for s in kernel.signatures if s[0].dtype == from_dtype(dtype)]
         return kernel.overloads[sig].entry_point
-
 
     def pointer(self, dtype, parallel=False):
         """The kernel for arrays of ``dtype`` as a ``@cfunc`` (a function pointer) with
